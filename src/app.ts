@@ -1,0 +1,40 @@
+// Assembles the GraphQL server: schema, the snapshot-transaction plugin, error
+// masking. Shared by server.ts, the tests and the benchmarks.
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Context } from './context.js';
+import type { Sql } from './db/client.js';
+import { maskError } from './errors.js';
+import type { Logger } from './logger.js';
+import { useSnapshotTransaction, type SnapshotOptions } from './plugins/snapshot.js';
+import { schema } from './schema/index.js';
+
+export interface AppOptions extends SnapshotOptions {
+  sql: Sql;
+  logger: Logger;
+  production?: boolean;
+  graphiql?: boolean;
+}
+
+export type App = YogaServerInstance<Record<string, never>, Context>;
+
+export function createApp(opts: AppOptions): App {
+  const { sql, logger } = opts;
+  return createYoga<Record<string, never>, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: opts.graphiql ?? true,
+    landingPage: false,
+    context: () => ({ sql }),
+    plugins: [useSnapshotTransaction(sql, opts)],
+    maskedErrors: {
+      maskError: maskError((err) => logger.error({ err }, 'unexpected error')),
+      isDev: !opts.production,
+    },
+    logging: {
+      debug: (...a: unknown[]) => logger.debug(a.map(String).join(' ')),
+      info: (...a: unknown[]) => logger.info(a.map(String).join(' ')),
+      warn: (...a: unknown[]) => logger.warn(a.map(String).join(' ')),
+      error: (...a: unknown[]) => logger.error(a.map(String).join(' ')),
+    },
+  });
+}

@@ -1,0 +1,39 @@
+// Every setting the gateway reads, in one place (the README's configuration table mirrors this).
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPort: number;
+  poolMax: number;
+  connectTimeoutSeconds: number;
+  statementTimeoutMs: number;
+  production: boolean;
+  logLevel: string;
+}
+
+function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    port: int('PORT', 4000, env),
+    host: env.HOST || '0.0.0.0',
+    // Set and non-empty: use that Postgres. Unset or empty: embedded PostgreSQL.
+    databaseUrl: env.DATABASE_URL ? env.DATABASE_URL : undefined,
+    dataDir: path.resolve(env.DATA_DIR || './.data/pg'),
+    embeddedPort: int('EMBEDDED_PG_PORT', 54329, env),
+    poolMax: int('PG_POOL_MAX', 10, env),
+    connectTimeoutSeconds: int('PG_CONNECT_TIMEOUT_S', 2, env),
+    statementTimeoutMs: int('PG_STATEMENT_TIMEOUT_MS', 2000, env),
+    production: env.NODE_ENV === 'production',
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}

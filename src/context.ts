@@ -1,0 +1,15 @@
+// What every resolver receives. `loaders` exists only inside a query's
+// snapshot transaction (set by plugins/snapshot.ts); mutations use `sql`.
+import type { Sql } from './db/client.js';
+import type { Loaders } from './reads/loaders.js';
+import { DomainError } from './errors.js';
+
+export interface Context {
+  sql: Sql;
+  loaders?: Loaders;
+}
+
+export function loadersOf(ctx: Context): Loaders {
+  if (!ctx.loaders) throw new DomainError('INTERNAL_SERVER_ERROR', 'read outside a snapshot transaction');
+  return ctx.loaders;
+}

@@ -1,0 +1,28 @@
+// The postgres.js pool. Timeouts are short on purpose: callers on the page path
+// budget tens of milliseconds, so an unreachable database must fail fast.
+import postgres from 'postgres';
+import type { Config } from '../config.js';
+
+export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
+/** Anything that can run a tagged-template statement: the pool or a transaction. */
+export type Queryable = Sql | Tx;
+
+export function createSql(
+  url: string,
+  config: Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'>,
+  debug?: (connection: number, query: string) => void,
+): Sql {
+  return postgres(url, {
+    max: config.poolMax,
+    connect_timeout: config.connectTimeoutSeconds,
+    idle_timeout: 60,
+    onnotice: () => {},
+    connection: {
+      statement_timeout: config.statementTimeoutMs,
+      idle_in_transaction_session_timeout: Math.max(config.statementTimeoutMs * 5, 5000),
+      application_name: 'decision-gateway',
+    },
+    ...(debug ? { debug: (conn: number, query: string) => debug(conn, query) } : {}),
+  });
+}

@@ -1,0 +1,104 @@
+// The data model. Signals are split by how they change: slowly changing item
+// state (items, inventory, prices, flags, fulfillment), per-SKU running totals
+// (sku_counters) with per-second checkpoints of those totals (velocity_seconds),
+// and the raw event log (events) that sessions and purchase history read.
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  real,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const items = pgTable('items', {
+  sku: text('sku').primaryKey(),
+  title: text('title').notNull(),
+  category: text('category').notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+}, (t) => [index('items_category_idx').on(t.category)]);
+
+export const inventory = pgTable('inventory', {
+  sku: text('sku').primaryKey().references(() => items.sku),
+  available: integer('available').notNull(),
+  reserved: integer('reserved').notNull().default(0),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const prices = pgTable('prices', {
+  sku: text('sku').primaryKey().references(() => items.sku),
+  amountMinor: integer('amount_minor').notNull(),
+  currency: text('currency').notNull(),
+  listAmountMinor: integer('list_amount_minor').notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+// Running totals per SKU. Every event write locks this row first (in SKU
+// order), which serializes writers per SKU and keeps checkpoints monotonic.
+export const skuCounters = pgTable('sku_counters', {
+  sku: text('sku').primaryKey().references(() => items.sku),
+  salesTotal: bigint('sales_total', { mode: 'number' }).notNull().default(0),
+  clicksTotal: bigint('clicks_total', { mode: 'number' }).notNull().default(0),
+});
+
+// One row per SKU per second with activity, holding the running totals as of
+// the end of that second. A window sum is total - checkpoint(at window start):
+// one index probe per window whatever the traffic (a flash sale included).
+export const velocitySeconds = pgTable('velocity_seconds', {
+  sku: text('sku').notNull(),
+  sec: bigint('sec', { mode: 'number' }).notNull(),
+  salesCum: bigint('sales_cum', { mode: 'number' }).notNull(),
+  clicksCum: bigint('clicks_cum', { mode: 'number' }).notNull(),
+}, (t) => [primaryKey({ columns: [t.sku, t.sec] })]);
+
+export const users = pgTable('users', {
+  id: text('id').primaryKey(),
+  segment: text('segment'),
+});
+
+export const sessions = pgTable('sessions', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull(),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  lastEventAt: ts('last_event_at'),
+});
+
+export const events = pgTable('events', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  kind: text('kind').notNull(),
+  userId: text('user_id').notNull(),
+  sessionId: text('session_id'),
+  sku: text('sku'),
+  quantity: integer('quantity').notNull(),
+  at: ts('at').notNull().defaultNow(),
+}, (t) => [
+  index('events_session_at_idx').on(t.sessionId, t.at.desc(), t.id.desc()),
+  index('events_user_purchase_at_idx').on(t.userId, t.at.desc(), t.id.desc()).where(sql`kind = 'PURCHASE'`),
+]);
+
+export const policyFlags = pgTable('policy_flags', {
+  scope: text('scope').notNull(),
+  target: text('target').notNull(),
+  kind: text('kind').notNull(),
+  active: boolean('active').notNull(),
+  reason: text('reason'),
+  changedAt: ts('changed_at').notNull().defaultNow(),
+}, (t) => [
+  primaryKey({ columns: [t.scope, t.target, t.kind] }),
+  index('policy_flags_active_idx').on(t.scope, t.target).where(sql`active`),
+]);
+
+export const fulfillment = pgTable('fulfillment', {
+  region: text('region').primaryKey(),
+  nextSlotAt: ts('next_slot_at'),
+  congestion: real('congestion').notNull(),
+  latencyMinutes: integer('latency_minutes').notNull().default(0),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});

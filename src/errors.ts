@@ -1,0 +1,64 @@
+// Domain errors, each mapped to one `extensions.code`; everything else is
+// masked for clients (see maskError) and logged.
+import { GraphQLError } from 'graphql';
+import type { z } from 'zod';
+
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'INSUFFICIENT_STOCK'
+  | 'UNAVAILABLE'
+  | 'INTERNAL_SERVER_ERROR';
+
+export class DomainError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extra } });
+  }
+}
+
+export const badInput = (message: string, path?: string) =>
+  new DomainError('BAD_USER_INPUT', message, path ? { field: path } : {});
+
+/** Validate input at the edge: the first problem becomes a BAD_USER_INPUT error naming the field. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, root: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = [root, ...issue.path.map(String)].filter(Boolean).join('.');
+  throw badInput(`${field}: ${issue.message}`, field);
+}
+
+// Driver errors that mean "the database is not reachable right now".
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED',
+  'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P02', '57P03', '08006', '08001', '08003', '57014',
+]);
+
+export function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNAVAILABLE_CODES.has(code);
+}
+
+/**
+ * yoga's maskError hook: domain errors pass through, database outages become
+ * UNAVAILABLE, anything else is logged and replaced by a generic message.
+ */
+export function maskError(log: (err: unknown) => void) {
+  return (error: unknown, message: string): Error => {
+    if (error instanceof GraphQLError) {
+      const original = error.originalError;
+      if (!original || original instanceof GraphQLError) return error;
+      if (isUnavailable(original)) {
+        return new GraphQLError('The database is unavailable; retry shortly.', {
+          nodes: error.nodes, path: error.path, extensions: { code: 'UNAVAILABLE' },
+        });
+      }
+      log(original);
+      return new GraphQLError(message, {
+        nodes: error.nodes, path: error.path, extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      });
+    }
+    log(error);
+    return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  };
+}

@@ -1,0 +1,148 @@
+// The reads behind one decision, as few statements as the data allows:
+// per-decision facts (snapshot, user, session, fulfillment) in one statement,
+// candidate state (item, stock, price, flags) in one, candidate velocity in one.
+// All windows are measured back from the transaction's own now().
+import type { Queryable } from '../db/client.js';
+
+export const PREFETCH_SESSION_EVENTS = 20;
+export const PREFETCH_PURCHASES = 10;
+
+export interface FlagRow {
+  scope: 'USER' | 'SKU' | 'CATEGORY';
+  target: string;
+  kind: 'FRAUD' | 'QUALITY_HOLD' | 'RISK_GATE';
+  active: boolean;
+  reason: string | null;
+  changedAt: string;
+}
+
+export interface EventRow {
+  kind: 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'PURCHASE';
+  sku: string | null;
+  quantity: number;
+  at: string;
+}
+
+export interface FulfillmentRow {
+  region: string;
+  nextSlotAt: string | null;
+  congestion: number;
+  latencyMinutes: number;
+}
+
+export interface FactsKey { userId: string; sessionId: string | null; region: string | null }
+
+export interface Facts {
+  snapshotId: string;
+  readAt: Date;
+  segment: string | null;
+  userFlags: FlagRow[];
+  purchases: EventRow[];
+  sessionLastEventAt: Date | null;
+  intent: 'BROWSING' | 'CONSIDERING' | 'BUYING' | null;
+  sessionEvents: EventRow[];
+  fulfillment: FulfillmentRow | null;
+}
+
+const FLAG_JSON = `json_build_object('scope', f.scope, 'target', f.target, 'kind', f.kind,
+  'active', f.active, 'reason', f.reason, 'changedAt', f.changed_at)`;
+const EVENT_JSON = `json_build_object('kind', e.kind, 'sku', e.sku, 'quantity', e.quantity, 'at', e.at)`;
+
+export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
+  const { userId, sessionId, region } = key;
+  const [row] = await db<Facts[]>`
+    with w as (
+      select e.kind, e.sku, i.category
+      from events e left join items i on i.sku = e.sku
+      where e.session_id = ${sessionId} and e.at > now() - interval '30 minutes'
+    )
+    select
+      pg_current_snapshot()::text as "snapshotId",
+      now() as "readAt",
+      (select segment from users where id = ${userId}) as segment,
+      (select coalesce(json_agg(${db.unsafe(FLAG_JSON)}), '[]')
+         from policy_flags f where f.scope = 'USER' and f.target = ${userId} and f.active) as "userFlags",
+      (select coalesce(json_agg(${db.unsafe(EVENT_JSON)} order by e.at desc, e.id desc), '[]')
+         from (select * from events where user_id = ${userId} and kind = 'PURCHASE'
+               order by at desc, id desc limit ${PREFETCH_PURCHASES}) e) as purchases,
+      (select last_event_at from sessions where id = ${sessionId}) as "sessionLastEventAt",
+      case
+        when ${sessionId}::text is null then null
+        when exists (select 1 from w where kind in ('ADD_TO_CART', 'PURCHASE')) then 'BUYING'
+        when exists (select 1 from w where kind in ('VIEW', 'CLICK') and sku is not null
+                     group by sku having count(*) >= 2)
+          or exists (select 1 from w where kind in ('VIEW', 'CLICK') and category is not null
+                     group by category having count(distinct sku) >= 3) then 'CONSIDERING'
+        else 'BROWSING'
+      end as intent,
+      (select coalesce(json_agg(${db.unsafe(EVENT_JSON)} order by e.at desc, e.id desc), '[]')
+         from (select * from events where session_id = ${sessionId}
+               order by at desc, id desc limit ${PREFETCH_SESSION_EVENTS}) e) as "sessionEvents",
+      (select json_build_object('region', region, 'nextSlotAt', next_slot_at,
+              'congestion', congestion, 'latencyMinutes', latency_minutes)
+         from fulfillment where region = ${region}) as fulfillment`;
+  return row!;
+}
+
+/** Longer event lists than the facts statement prefetches, all lists of one tick in one statement. */
+export interface EventListKey { of: 'session' | 'purchases'; id: string; limit: number }
+
+export async function readEventLists(db: Queryable, keys: readonly EventListKey[]): Promise<EventRow[][]> {
+  const rows = await db<{ idx: number; events: EventRow[] }[]>`
+    select k.idx::int as idx, coalesce((
+      select json_agg(${db.unsafe(EVENT_JSON)} order by e.at desc, e.id desc)
+      from (select * from events ev
+            where (k.of = 'session' and ev.session_id = k.id)
+               or (k.of = 'purchases' and ev.user_id = k.id and ev.kind = 'PURCHASE')
+            order by ev.at desc, ev.id desc limit k.lim) e), '[]') as events
+    from unnest(${keys.map((k) => k.of)}::text[], ${keys.map((k) => k.id)}::text[],
+                ${keys.map((k) => k.limit)}::int[]) with ordinality as k(of, id, lim, idx)`;
+  const byIdx = new Map(rows.map((r) => [r.idx, r.events]));
+  return keys.map((_, i) => byIdx.get(i + 1) ?? []);
+}
+
+export interface StateRow {
+  sku: string;
+  title: string | null;
+  category: string | null;
+  available: number | null;
+  reserved: number | null;
+  inventoryUpdatedAt: Date | null;
+  amountMinor: number | null;
+  currency: string | null;
+  listAmountMinor: number | null;
+  priceUpdatedAt: Date | null;
+  flags: FlagRow[] | null;
+}
+
+export function readState(db: Queryable, skus: readonly string[]): Promise<StateRow[]> {
+  return db<StateRow[]>`
+    select c.sku, i.title, i.category,
+           inv.available, inv.reserved, inv.updated_at as "inventoryUpdatedAt",
+           p.amount_minor as "amountMinor", p.currency, p.list_amount_minor as "listAmountMinor",
+           p.updated_at as "priceUpdatedAt",
+           (select json_agg(${db.unsafe(FLAG_JSON)}) from policy_flags f
+             where f.active and ((f.scope = 'SKU' and f.target = c.sku)
+                              or (f.scope = 'CATEGORY' and f.target = i.category))) as flags
+    from unnest(${skus as string[]}::text[]) as c(sku)
+    left join items i on i.sku = c.sku
+    left join inventory inv on inv.sku = c.sku
+    left join prices p on p.sku = c.sku`;
+}
+
+export interface VelocityRow { sku: string; salesLast5s: number; salesLast5m: number; clicksLast30s: number }
+
+// total now − checkpoint at the window's start: three index probes per SKU.
+export function readVelocity(db: Queryable, skus: readonly string[]): Promise<VelocityRow[]> {
+  return db<VelocityRow[]>`
+    select c.sku,
+      (k.sales_total - coalesce((select v.sales_cum from velocity_seconds v
+         where v.sku = c.sku and v.sec <= t.s - 5 order by v.sec desc limit 1), 0))::int as "salesLast5s",
+      (k.sales_total - coalesce((select v.sales_cum from velocity_seconds v
+         where v.sku = c.sku and v.sec <= t.s - 300 order by v.sec desc limit 1), 0))::int as "salesLast5m",
+      (k.clicks_total - coalesce((select v.clicks_cum from velocity_seconds v
+         where v.sku = c.sku and v.sec <= t.s - 30 order by v.sec desc limit 1), 0))::int as "clicksLast30s"
+    from unnest(${skus as string[]}::text[]) as c(sku)
+    join sku_counters k on k.sku = c.sku
+    cross join (select floor(extract(epoch from now()))::bigint as s) t`;
+}

@@ -1,0 +1,37 @@
+// Per-request DataLoaders, each bound to the request's snapshot transaction.
+// Sibling fields call them in the same tick, so each loader dispatches one
+// statement for all keys and postgres.js pipelines the statements together.
+import DataLoader from 'dataloader';
+import type { Queryable } from '../db/client.js';
+import {
+  readEventLists, readFacts, readState, readVelocity,
+  type EventListKey, type EventRow, type Facts, type FactsKey, type StateRow, type VelocityRow,
+} from './decision-sql.js';
+
+export interface Loaders {
+  facts: DataLoader<FactsKey, Facts, string>;
+  state: DataLoader<string, StateRow>;
+  velocity: DataLoader<string, VelocityRow | undefined>;
+  eventLists: DataLoader<EventListKey, EventRow[], string>;
+}
+
+function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Promise<R[]>) {
+  return async (skus: readonly string[]): Promise<(R | undefined)[]> => {
+    const rows = new Map((await read(skus)).map((r) => [r.sku, r]));
+    return skus.map((s) => rows.get(s));
+  };
+}
+
+export function createLoaders(db: Queryable): Loaders {
+  return {
+    facts: new DataLoader((keys) => Promise.all(keys.map((k) => readFacts(db, k))), {
+      cacheKeyFn: (k) => `${k.userId}\u0000${k.sessionId ?? ''}\u0000${k.region ?? ''}`,
+    }),
+    // readState returns a row for every requested SKU (left joins).
+    state: new DataLoader(bySku((skus) => readState(db, skus)) as (skus: readonly string[]) => Promise<StateRow[]>),
+    velocity: new DataLoader(bySku((skus) => readVelocity(db, skus))),
+    eventLists: new DataLoader((keys) => readEventLists(db, keys), {
+      cacheKeyFn: (k) => `${k.of}\u0000${k.id}\u0000${k.limit}`,
+    }),
+  };
+}

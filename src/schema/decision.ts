@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { builder } from '../builder.js';
+import { loadersOf } from '../context.js';
+import { parseInput } from '../errors.js';
+import { CandidateContext, toCandidate } from './candidate.js';
+import { id, MAX_CANDIDATES } from './inputs.js';
+import { SessionContext } from './session.js';
+import { UserContext } from './user.js';
+
+interface DecisionShape { userId: string; sessionId: string | null; candidates: string[]; region: string | null }
+
+const Snapshot = builder.objectRef<{ id: string; readAt: Date }>('Snapshot').implement({
+  description: 'The one Postgres snapshot every number in this decision was read from.',
+  fields: (t) => ({
+    id: t.exposeString('id', { description: 'pg_current_snapshot() of the read transaction.' }),
+    readAt: t.expose('readAt', { type: 'DateTime', description: 'The transaction\'s now(); all windows end here.' }),
+  }),
+});
+
+// Sibling fields load in the same tick: facts, state and velocity go out as
+// three pipelined statements on the request's snapshot transaction.
+const facts = (d: DecisionShape, ctx: Parameters<typeof loadersOf>[0]) =>
+  loadersOf(ctx).facts.load({ userId: d.userId, sessionId: d.sessionId, region: d.region });
+
+const DecisionContext = builder.objectRef<DecisionShape>('DecisionContext').implement({
+  fields: (t) => ({
+    snapshot: t.field({
+      type: Snapshot,
+      resolve: async (d, _, ctx) => {
+        const f = await facts(d, ctx);
+        return { id: f.snapshotId, readAt: f.readAt };
+      },
+    }),
+    user: t.field({ type: UserContext, resolve: async (d, _, ctx) => ({ id: d.userId, facts: await facts(d, ctx) }) }),
+    session: t.field({
+      type: SessionContext,
+      nullable: true,
+      resolve: async (d, _, ctx) => (d.sessionId === null ? null : { id: d.sessionId, facts: await facts(d, ctx) }),
+    }),
+    candidates: t.field({
+      type: [CandidateContext],
+      description: 'In request order, duplicates included.',
+      resolve: async (d, _, ctx) => {
+        const loaders = loadersOf(ctx);
+        const [f, states, velocities] = await Promise.all([
+          facts(d, ctx), loaders.state.loadMany(d.candidates), loaders.velocity.loadMany(d.candidates),
+        ]);
+        return d.candidates.map((_, i) => {
+          const s = states[i];
+          const v = velocities[i];
+          if (s instanceof Error) throw s;
+          if (v instanceof Error) throw v;
+          return toCandidate(s!, v, f, d.region !== null);
+        });
+      },
+    }),
+  }),
+});
+
+const argsSchema = z.object({
+  userId: id,
+  sessionId: id.nullable(),
+  candidates: z.array(id).max(MAX_CANDIDATES, `must hold at most ${MAX_CANDIDATES} SKUs`),
+  region: id.nullable(),
+});
+
+builder.queryField('decisionContext', (t) => t.field({
+  type: DecisionContext,
+  description: 'Everything true right now for this user, session and candidates, read from one Postgres snapshot.',
+  args: {
+    userId: t.arg.id({ required: true }),
+    sessionId: t.arg.id(),
+    candidates: t.arg.idList({ required: true }),
+    region: t.arg.string(),
+  },
+  resolve: (_, raw) => parseInput(argsSchema, {
+    userId: String(raw.userId),
+    sessionId: raw.sessionId == null ? null : String(raw.sessionId),
+    candidates: raw.candidates.map(String),
+    region: raw.region ?? null,
+  }, ''),
+}));

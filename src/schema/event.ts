@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { builder } from '../builder.js';
+import { badInput, parseInput } from '../errors.js';
+import type { EventRow } from '../reads/decision-sql.js';
+import { recordEvents } from '../writes/events.js';
+import { id, MAX_EVENTS } from './inputs.js';
+import { StockLevel } from './inventory.js';
+
+export const EventKind = builder.enumType('EventKind', { values: ['VIEW', 'CLICK', 'ADD_TO_CART', 'PURCHASE'] as const });
+
+export const Event = builder.objectRef<EventRow>('Event').implement({
+  fields: (t) => ({
+    kind: t.expose('kind', { type: EventKind }),
+    sku: t.exposeID('sku', { nullable: true }),
+    quantity: t.exposeInt('quantity'),
+    at: t.expose('at', { type: 'DateTime' }),
+  }),
+});
+
+const EventInput = builder.inputType('EventInput', {
+  fields: (t) => ({
+    kind: t.field({ type: EventKind, required: true }),
+    userId: t.id({ required: true }),
+    sessionId: t.id(),
+    sku: t.id({ description: 'Required for CLICK, ADD_TO_CART and PURCHASE.' }),
+    quantity: t.int({ defaultValue: 1 }),
+  }),
+});
+
+const eventSchema = z.object({
+  kind: z.enum(['VIEW', 'CLICK', 'ADD_TO_CART', 'PURCHASE']),
+  userId: id,
+  sessionId: id.nullable(),
+  sku: id.nullable(),
+  quantity: z.number().int().min(1, 'must be at least 1').max(100_000, 'must be at most 100000'),
+}).refine((e) => e.kind === 'VIEW' || e.sku !== null, { message: 'is required for this kind', path: ['sku'] });
+
+const RecordEventsPayload = builder.objectRef<{ accepted: number; stock: import('../writes/items.js').StockLevel[] }>(
+  'RecordEventsPayload',
+).implement({
+  fields: (t) => ({
+    accepted: t.exposeInt('accepted', { description: 'Events written (all of the batch).' }),
+    stock: t.expose('stock', { type: [StockLevel], description: 'Stock of the purchased SKUs after the batch.' }),
+  }),
+});
+
+builder.mutationField('recordEvents', (t) => t.field({
+  type: RecordEventsPayload,
+  description: `Record a batch of events atomically (at most ${MAX_EVENTS}). A PURCHASE takes stock and counts as a sale `
+    + 'in the same transaction; a batch that would oversell any SKU is refused whole (INSUFFICIENT_STOCK).',
+  args: { events: t.arg({ type: [EventInput], required: true }) },
+  resolve: async (_, args, ctx) => {
+    if (args.events.length > MAX_EVENTS) throw badInput(`events: at most ${MAX_EVENTS} per call`, 'events');
+    const events = args.events.map((e, i) => parseInput(eventSchema, {
+      kind: e.kind,
+      userId: String(e.userId),
+      sessionId: e.sessionId == null ? null : String(e.sessionId),
+      sku: e.sku == null ? null : String(e.sku),
+      quantity: e.quantity ?? 1,
+    }, `events.${i}`));
+    return recordEvents(ctx.sql, events);
+  },
+}));

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { builder } from '../builder.js';
+import { parseInput } from '../errors.js';
+import type { FulfillmentRow } from '../reads/decision-sql.js';
+import { setFulfillment } from '../writes/policy.js';
+import { id, nonNegative } from './inputs.js';
+
+export const Fulfillment = builder.objectRef<FulfillmentRow>('Fulfillment').implement({
+  fields: (t) => ({
+    region: t.exposeString('region'),
+    nextSlotAt: t.expose('nextSlotAt', { type: 'DateTime', nullable: true, description: 'Null: no delivery slot.' }),
+    congestion: t.exposeFloat('congestion', { description: '0 (idle) to 1 (saturated).' }),
+    latencyMinutes: t.exposeInt('latencyMinutes'),
+  }),
+});
+
+const args = z.object({
+  region: id,
+  congestion: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1'),
+  latencyMinutes: nonNegative.nullable(),
+});
+
+builder.mutationField('setFulfillment', (t) => t.field({
+  type: Fulfillment,
+  description: 'Set a region\'s next delivery slot (null: no delivery) and congestion.',
+  args: {
+    region: t.arg.string({ required: true }),
+    nextSlotAt: t.arg({ type: 'DateTime' }),
+    congestion: t.arg.float({ required: true }),
+    latencyMinutes: t.arg.int(),
+  },
+  resolve: async (_, raw, ctx) => {
+    const a = parseInput(args, { region: raw.region, congestion: raw.congestion, latencyMinutes: raw.latencyMinutes ?? null }, '');
+    return setFulfillment(ctx.sql, a.region, raw.nextSlotAt ?? null, a.congestion, a.latencyMinutes);
+  },
+}));

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { builder } from '../builder.js';
+import { parseInput } from '../errors.js';
+import { setInventory, type StockLevel as StockLevelShape } from '../writes/items.js';
+import { id, nonNegative } from './inputs.js';
+
+export interface InventoryShape { available: number; reserved: number; updatedAt: Date }
+
+export const Inventory = builder.objectRef<InventoryShape>('Inventory').implement({
+  fields: (t) => ({
+    available: t.exposeInt('available', { description: 'Units on hand.' }),
+    reserved: t.exposeInt('reserved', { description: 'Units held for carts/orders; sellable = available − reserved.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+export const StockLevel = builder.objectRef<StockLevelShape>('StockLevel').implement({
+  description: 'A SKU\'s stock after a write.',
+  fields: (t) => ({
+    sku: t.exposeID('sku'),
+    available: t.exposeInt('available'),
+    reserved: t.exposeInt('reserved'),
+    previous: t.exposeInt('previous', { nullable: true, description: 'available before the write (null for a new SKU).' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const args = z.object({ sku: id, available: nonNegative, reserved: nonNegative.nullable() });
+
+builder.mutationField('setInventory', (t) => t.field({
+  type: StockLevel,
+  description: 'Set a SKU\'s stock level (reserved is kept when omitted).',
+  args: {
+    sku: t.arg.id({ required: true }),
+    available: t.arg.int({ required: true }),
+    reserved: t.arg.int(),
+  },
+  resolve: async (_, raw, ctx) => {
+    const a = parseInput(args, { sku: String(raw.sku), available: raw.available, reserved: raw.reserved ?? null }, '');
+    return setInventory(ctx.sql, a.sku, a.available, a.reserved);
+  },
+}));

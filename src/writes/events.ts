@@ -1,0 +1,76 @@
+// recordEvents: one transaction per batch. Purchases move stock and the sales
+// counter together; a batch that would oversell any SKU is refused whole.
+import type { Sql } from '../db/client.js';
+import { DomainError } from '../errors.js';
+import type { StockLevel } from './items.js';
+import { inWriteTx, lockSkus, sortedUnique } from './tx.js';
+
+export type EventKind = 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'PURCHASE';
+
+export interface EventInput {
+  kind: EventKind; userId: string; sessionId: string | null; sku: string | null; quantity: number;
+}
+
+export interface RecordResult { accepted: number; stock: StockLevel[] }
+
+export async function recordEvents(sql: Sql, events: EventInput[]): Promise<RecordResult> {
+  const sales = new Map<string, number>();
+  const clicks = new Map<string, number>();
+  for (const e of events) {
+    if (e.sku === null) continue;
+    if (e.kind === 'PURCHASE') sales.set(e.sku, (sales.get(e.sku) ?? 0) + e.quantity);
+    if (e.kind === 'CLICK') clicks.set(e.sku, (clicks.get(e.sku) ?? 0) + e.quantity);
+  }
+  const skus = sortedUnique(events.flatMap((e) => (e.sku === null ? [] : [e.sku])));
+  const counted = sortedUnique([...sales.keys(), ...clicks.keys()]);
+  const purchased = [...sales.keys()].sort();
+
+  return inWriteTx(sql, async (tx) => {
+    const known = await lockSkus(tx, skus);
+    const unknown = skus.filter((s) => !known.has(s));
+    if (unknown.length) throw new DomainError('NOT_FOUND', `Unknown SKU(s): ${unknown.join(', ')}`, { skus: unknown });
+
+    let stock: StockLevel[] = [];
+    if (purchased.length) {
+      stock = await tx<StockLevel[]>`
+        update inventory i set available = i.available - d.q, updated_at = now()
+        from unnest(${purchased}::text[], ${purchased.map((s) => sales.get(s)!)}::int[]) as d(sku, q)
+        where i.sku = d.sku
+        returning i.sku, i.available, i.reserved, i.updated_at as "updatedAt", i.available + d.q as previous`;
+      const short = stock.filter((r) => r.available - r.reserved < 0).map((r) => r.sku).sort();
+      if (short.length) {
+        throw new DomainError('INSUFFICIENT_STOCK',
+          `Not enough sellable stock for SKU(s): ${short.join(', ')}; the batch was refused and nothing was written`,
+          { skus: short });
+      }
+    }
+    if (counted.length) {
+      // Totals and the checkpoint for this second move together; the clock is
+      // read after the row locks so checkpoints are monotonic per SKU.
+      await tx`
+        with k as (
+          update sku_counters k set sales_total = k.sales_total + d.s, clicks_total = k.clicks_total + d.c
+          from unnest(${counted}::text[], ${counted.map((s) => sales.get(s) ?? 0)}::int[],
+                      ${counted.map((s) => clicks.get(s) ?? 0)}::int[]) as d(sku, s, c)
+          where k.sku = d.sku
+          returning k.sku, k.sales_total, k.clicks_total)
+        insert into velocity_seconds (sku, sec, sales_cum, clicks_cum)
+        select sku, floor(extract(epoch from clock_timestamp()))::bigint, sales_total, clicks_total from k
+        on conflict (sku, sec) do update set sales_cum = excluded.sales_cum, clicks_cum = excluded.clicks_cum`;
+    }
+    await tx`
+      insert into events (kind, user_id, session_id, sku, quantity)
+      select * from unnest(${events.map((e) => e.kind)}::text[], ${events.map((e) => e.userId)}::text[],
+                           ${events.map((e) => e.sessionId) as string[]}::text[], ${events.map((e) => e.sku) as string[]}::text[],
+                           ${events.map((e) => e.quantity)}::int[])`;
+    const sessions = new Map(events.flatMap((e) => (e.sessionId === null ? [] : [[e.sessionId, e.userId] as const])));
+    if (sessions.size) {
+      const ids = [...sessions.keys()].sort();
+      await tx`
+        insert into sessions as s (id, user_id, last_event_at)
+        select id, u, now() from unnest(${ids}::text[], ${ids.map((id) => sessions.get(id)!)}::text[]) as t(id, u)
+        on conflict (id) do update set last_event_at = greatest(s.last_event_at, excluded.last_event_at)`;
+    }
+    return { accepted: events.length, stock };
+  });
+}

@@ -1,0 +1,73 @@
+// Item-state writes: catalog upserts, stock levels and prices.
+import type { Sql } from '../db/client.js';
+import { DomainError } from '../errors.js';
+import { inWriteTx, lockSkus } from './tx.js';
+
+export interface ItemInput {
+  sku: string; title: string; category: string; priceMinor: number; currency: string; available: number;
+}
+
+export interface StockLevel { sku: string; available: number; reserved: number; previous: number | null; updatedAt: Date }
+
+export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLevel[]> {
+  const items = [...input].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
+  const skus = items.map((i) => i.sku);
+  if (items.length === 0) return [];
+  return inWriteTx(sql, async (tx) => {
+    await tx`
+      insert into items (sku, title, category)
+      select * from unnest(${skus}::text[], ${items.map((i) => i.title)}::text[], ${items.map((i) => i.category)}::text[])
+      on conflict (sku) do update set title = excluded.title, category = excluded.category, updated_at = now()
+      where (items.title, items.category) is distinct from (excluded.title, excluded.category)`;
+    await tx`insert into sku_counters (sku) select unnest(${skus}::text[]) on conflict do nothing`;
+    await lockSkus(tx, skus);
+    const stock = await tx<StockLevel[]>`
+      with prev as (select sku, available from inventory where sku = any(${skus}::text[]))
+      insert into inventory as i (sku, available)
+      select * from unnest(${skus}::text[], ${items.map((i) => i.available)}::int[])
+      on conflict (sku) do update set available = excluded.available, updated_at = now()
+      where i.available <> excluded.available
+      returning i.sku, i.available, i.reserved, i.updated_at as "updatedAt",
+        (select p.available from prev p where p.sku = i.sku) as previous`;
+    await tx`
+      insert into prices as p (sku, amount_minor, currency, list_amount_minor)
+      select s, a, c, a from unnest(${skus}::text[], ${items.map((i) => i.priceMinor)}::int[],
+                                    ${items.map((i) => i.currency)}::text[]) as t(s, a, c)
+      on conflict (sku) do update set amount_minor = excluded.amount_minor, currency = excluded.currency,
+        list_amount_minor = excluded.list_amount_minor, updated_at = now()
+      where (p.amount_minor, p.currency, p.list_amount_minor)
+        is distinct from (excluded.amount_minor, excluded.currency, excluded.list_amount_minor)`;
+    return stock; // only SKUs whose stock changed
+  });
+}
+
+export async function setInventory(sql: Sql, sku: string, available: number, reserved: number | null): Promise<StockLevel> {
+  return inWriteTx(sql, async (tx) => {
+    if (!(await lockSkus(tx, [sku])).has(sku)) throw new DomainError('NOT_FOUND', `Unknown SKU "${sku}"`, { sku });
+    const [row] = await tx<StockLevel[]>`
+      with prev as (select available from inventory where sku = ${sku})
+      update inventory set available = ${available}, reserved = coalesce(${reserved}::int, reserved),
+        updated_at = case when (available, reserved) is distinct from (${available}::int, coalesce(${reserved}::int, reserved))
+                          then now() else updated_at end
+      where sku = ${sku}
+      returning sku, available, reserved, updated_at as "updatedAt", (select available from prev) as previous`;
+    return row!;
+  });
+}
+
+export interface PriceRow { sku: string; amountMinor: number; currency: string; listAmountMinor: number; updatedAt: Date }
+
+// A price change moves the selling price; the list price stays unless the
+// currency changes (a list price in another currency would mean nothing).
+export async function setPrice(sql: Sql, sku: string, amountMinor: number, currency: string): Promise<PriceRow> {
+  return inWriteTx(sql, async (tx) => {
+    const [row] = await tx<PriceRow[]>`
+      update prices set amount_minor = ${amountMinor}, currency = ${currency},
+        list_amount_minor = case when currency = ${currency} then list_amount_minor else ${amountMinor} end,
+        updated_at = now()
+      where sku = ${sku}
+      returning sku, amount_minor as "amountMinor", currency, list_amount_minor as "listAmountMinor", updated_at as "updatedAt"`;
+    if (!row) throw new DomainError('NOT_FOUND', `Unknown SKU "${sku}"`, { sku });
+    return row;
+  });
+}
