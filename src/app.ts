@@ -5,6 +5,7 @@ import type { Context } from './context.js';
 import type { Sql } from './db/client.js';
 import { maskError } from './errors.js';
 import type { Logger } from './logger.js';
+import { useInputErrorCodes } from './plugins/input-error-codes.js';
 import { useSnapshotTransaction, type SnapshotOptions } from './plugins/snapshot.js';
 import { schema } from './schema/index.js';
 
@@ -25,7 +26,7 @@ export function createApp(opts: AppOptions): App {
     graphiql: opts.graphiql ?? true,
     landingPage: false,
     context: () => ({ sql }),
-    plugins: [useSnapshotTransaction(sql, opts)],
+    plugins: [useSnapshotTransaction(sql, opts), useInputErrorCodes()],
     maskedErrors: {
       maskError: maskError((err) => logger.error({ err }, 'unexpected error')),
       isDev: !opts.production,

@@ -62,3 +62,18 @@ export function maskError(log: (err: unknown) => void) {
     return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };
 }
+
+/**
+ * graphql-js reports bad variable values (wrong type, 32-bit overflow, unknown
+ * input fields) as request errors without a code; give them BAD_USER_INPUT.
+ */
+export function withInputErrorCodes<R extends { errors?: readonly GraphQLError[] }>(result: R): R {
+  if (!result.errors?.some((e) => e.extensions.code === undefined && !e.path)) return result;
+  return {
+    ...result,
+    errors: result.errors.map((e) => (e.extensions.code === undefined && !e.path
+      ? new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions,
+        extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } })
+      : e)),
+  };
+}

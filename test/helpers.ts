@@ -1,0 +1,81 @@
+// Test harness: a gateway on the run's database, queried through yoga's fetch
+// (the full HTTP handling, without a socket), counting real SQL statements.
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { createApp } from '../src/app.js';
+import { createSql, type Sql } from '../src/db/client.js';
+import { createLogger } from '../src/logger.js';
+import type { SnapshotOptions } from '../src/plugins/snapshot.js';
+
+export interface GqlResponse<T = any> {
+  status: number;
+  data?: T;
+  errors?: { message: string; extensions?: Record<string, any>; path?: (string | number)[] }[];
+}
+
+export interface TestGateway {
+  sql: Sql;
+  statements: string[];
+  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>>;
+  close(): Promise<void>;
+}
+
+export function testGateway(opts: SnapshotOptions & { production?: boolean; url?: string } = {}): TestGateway {
+  const statements: string[] = [];
+  const sql = createSql(opts.url ?? inject('databaseUrl'), { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 },
+    (_conn, query) => statements.push(query));
+  const app = createApp({ sql, logger: createLogger('silent'), production: opts.production, ...opts });
+  return {
+    sql,
+    statements,
+    async gql(query, variables) {
+      const res = await app.fetch('http://test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as GqlResponse;
+      return { ...body, status: res.status };
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+/** A unique prefix, so test files share one database without seeing each other's rows. */
+export const uid = (tag = 't') => `${tag}-${randomUUID().slice(0, 8)}`;
+
+export function items(prefix: string, specs: Record<string, { category?: string; available?: number; price?: number }>) {
+  return Object.entries(specs).map(([name, s]) => ({
+    sku: `${prefix}-${name}`,
+    title: `Item ${name}`,
+    category: s.category ?? `${prefix}-cat`,
+    priceMinor: s.price ?? 1000,
+    currency: 'EUR',
+    available: s.available ?? 10,
+  }));
+}
+
+export const UPSERT = `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { count } }`;
+export const RECORD = `mutation($events: [EventInput!]!) {
+  recordEvents(events: $events) { accepted stock { sku available previous } } }`;
+export const DECISION = `query($u: ID!, $s: ID, $c: [ID!]!, $r: String) {
+  decisionContext(userId: $u, sessionId: $s, candidates: $c, region: $r) {
+    snapshot { id readAt }
+    user { id segment flags { scope target kind active reason } recentPurchases { kind sku quantity at } }
+    session { id intent lastEventAt recentEvents { kind sku quantity at } }
+    candidates {
+      sku item { sku title category } inventory { available reserved updatedAt }
+      velocity { salesLast5s salesLast5m clicksLast30s }
+      price { amountMinor currency listAmountMinor updatedAt }
+      policy { scope target kind active reason changedAt }
+      fulfillment { region nextSlotAt congestion latencyMinutes }
+      eligible reasons
+    }
+  }
+}`;
+
+/** Fails the test with the GraphQL errors when a call did not succeed. */
+export function ok<T>(res: GqlResponse<T>): T {
+  if (res.errors?.length || !res.data) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
+  return res.data;
+}

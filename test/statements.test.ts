@@ -1,0 +1,30 @@
+// One transaction, constant round trips: the statements per decision do not
+// grow with the number of candidates, and all run on one connection.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DECISION, items, ok, testGateway, uid, UPSERT } from './helpers.js';
+
+const gw = testGateway();
+const p = uid('stmts');
+const skus = Array.from({ length: 200 }, (_, i) => `${p}-${i}`);
+
+beforeAll(async () => {
+  ok(await gw.gql(UPSERT, { items: items(p, Object.fromEntries(skus.slice(0, 150).map((s) => [s.slice(p.length + 1), {}]))) }));
+  await gw.sql`insert into sessions (id, user_id) values (${`${p}-s`}, ${`${p}-u`})`;
+});
+afterAll(() => gw.close());
+
+async function statementsFor(candidates: string[]) {
+  gw.statements.length = 0;
+  const res = await gw.gql(DECISION, { u: `${p}-u`, s: `${p}-s`, c: candidates, r: 'anywhere' });
+  expect(ok(res).decisionContext.candidates).toHaveLength(candidates.length);
+  return [...gw.statements];
+}
+
+it('issues the same statements for 1 and 200 candidates, inside one read-only snapshot transaction', async () => {
+  const one = await statementsFor(skus.slice(0, 1));
+  const many = await statementsFor(skus);
+  expect(many.length).toBe(one.length);
+  expect(many.length).toBeLessThanOrEqual(5);
+  expect(many[0]).toMatch(/^begin isolation level repeatable read read only/i);
+  expect(many.at(-1)).toMatch(/^commit/i);
+});
