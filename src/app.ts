@@ -1,5 +1,6 @@
 // Assembles the GraphQL server: schema, the snapshot-transaction plugin, error
 // masking. Shared by server.ts, the tests and the benchmarks.
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Context } from './context.js';
 import type { Sql } from './db/client.js';
@@ -26,7 +27,7 @@ export function createApp(opts: AppOptions): App {
     graphiql: opts.graphiql ?? true,
     landingPage: false,
     context: () => ({ sql }),
-    plugins: [useSnapshotTransaction(sql, opts), useInputErrorCodes()],
+    plugins: [useGraphQlJit(), useSnapshotTransaction(sql, opts), useInputErrorCodes()],
     maskedErrors: {
       maskError: maskError((err) => logger.error({ err }, 'unexpected error')),
       isDev: !opts.production,

@@ -68,10 +68,11 @@ export function maskError(log: (err: unknown) => void) {
  * input fields) as request errors without a code; give them BAD_USER_INPUT.
  */
 export function withInputErrorCodes<R extends { errors?: readonly GraphQLError[] }>(result: R): R {
-  if (!result.errors?.some((e) => e.extensions.code === undefined && !e.path)) return result;
+  const uncoded = (e: GraphQLError) => e.extensions?.code === undefined && !e.path;
+  if (!result.errors?.some(uncoded)) return result;
   return {
     ...result,
-    errors: result.errors.map((e) => (e.extensions.code === undefined && !e.path
+    errors: result.errors.map((e) => (uncoded(e)
       ? new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions,
         extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } })
       : e)),

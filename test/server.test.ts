@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import postgres from 'postgres';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from './global-setup.js';
 
@@ -37,7 +38,8 @@ const DEMO = `{ decisionContext(userId: "u-alice", sessionId: "s-alice-1", candi
 
 describe('npm start', () => {
   it('starts embedded PostgreSQL with the demo data, serves GraphiQL, and drains on SIGTERM', async () => {
-    const { child, url } = await start({ DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()) });
+    const pgPort = await freePort();
+    const { child, url } = await start({ DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort) });
     const d = (await post(url, DEMO)).data.decisionContext;
     expect(d.session.intent).toBe('CONSIDERING');
     expect(d.candidates.map((c: any) => c.reasons)).toEqual([[], ['OUT_OF_STOCK'], ['QUALITY_HOLD']]);
@@ -47,10 +49,19 @@ describe('npm start', () => {
     const page = await fetch(url, { headers: { accept: 'text/html' } });
     expect(await page.text()).toMatch(/graphiql/i);
 
-    const inFlight = post(url, DEMO);
+    // Hold the SKU's row lock so a write is surely in flight when SIGTERM lands.
+    const pg = postgres(`postgres://postgres:postgres@127.0.0.1:${pgPort}/postgres`, { max: 1 });
     const code = exited(child);
-    child.kill('SIGTERM');
-    expect((await inFlight).data.decisionContext.candidates).toHaveLength(3);
+    let inFlight: Promise<any> | undefined;
+    await pg.begin(async (tx) => {
+      await tx`select 1 from sku_counters where sku = 'sku-mug' for update`;
+      inFlight = post(url, `mutation { setInventory(sku: "sku-mug", available: 7) { available } }`);
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+    });
+    await pg.end();
+    expect((await inFlight!).data.setInventory.available).toBe(7);
     expect(await code).toBe(0);
     expect(fs.existsSync(path.join(dataDir, 'postmaster.pid'))).toBe(false);
   });

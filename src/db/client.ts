@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
-/** Anything that can run a tagged-template statement: the pool or a transaction. */
+/** Anything that can run a tagged-template statement: the pool, a reserved connection or a transaction. */
 export type Queryable = Sql | Tx;
 
 export function createSql(

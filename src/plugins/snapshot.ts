@@ -7,6 +7,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Sql } from '../db/client.js';
 import type { Context } from '../context.js';
 import { createLoaders } from '../reads/loaders.js';
+import { inSnapshot } from '../db/snapshot.js';
 
 export interface SnapshotOptions {
   /**
@@ -28,9 +29,9 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
         return;
       }
       setExecuteFn((execArgs) =>
-        sql.begin('isolation level repeatable read read only', (tx) => {
+        inSnapshot(sql, async (tx) => {
           (execArgs.contextValue as Context).loaders = createLoaders(tx);
-          return executeFn(execArgs) as Promise<unknown>;
+          return executeFn(execArgs);
         }) as ReturnType<typeof executeFn>,
       );
     },

@@ -1,0 +1,130 @@
+// Shared by the benchmarks: a fresh database (on DATABASE_URL's server or an
+// embedded one), a catalog, and the gateway as a separate process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { createSql, type Sql } from '../src/db/client.js';
+import { startEmbedded, type EmbeddedServer } from '../src/db/embedded.js';
+import { migrate } from '../src/db/migrate.js';
+import { recordEvents } from '../src/writes/events.js';
+import { upsertItems } from '../src/writes/items.js';
+import { setFulfillment, setPolicyFlag } from '../src/writes/policy.js';
+import { freePort, withDatabase } from '../test/global-setup.js';
+
+export interface BenchDb { url: string; sql: Sql; pgVersion: string; close(): Promise<void> }
+
+export async function benchDatabase(): Promise<BenchDb> {
+  let embedded: EmbeddedServer | undefined;
+  let admin = process.env.DATABASE_URL;
+  if (!admin) {
+    embedded = await startEmbedded({ dataDir: path.resolve('.data', 'bench-pg'), port: await freePort() });
+    admin = embedded.url;
+  }
+  const name = `bench_${Date.now()}`;
+  const a = postgres(admin, { max: 1, onnotice: () => {} });
+  await a.unsafe(`create database ${name}`);
+  const url = withDatabase(admin, name);
+  await migrate(url);
+  const sql = createSql(url, { poolMax: 20, connectTimeoutSeconds: 5, statementTimeoutMs: 30_000 });
+  const [v] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
+  return {
+    url, sql, pgVersion: v!.v,
+    async close() {
+      await sql.end();
+      await a.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
+      await a.end();
+      await embedded?.stop();
+    },
+  };
+}
+
+export const skuName = (i: number) => `bench-${String(i).padStart(4, '0')}`;
+
+/** 1,000 SKUs in 20 categories, 200 users with sessions and history, a region, some flags. */
+export async function seedCatalog(sql: Sql, skus = 1000): Promise<void> {
+  const all = Array.from({ length: skus }, (_, i) => ({
+    sku: skuName(i), title: `Bench item ${i}`, category: `cat-${i % 20}`,
+    priceMinor: 500 + i, currency: 'EUR', available: 1_000_000,
+  }));
+  await upsertItems(sql, all);
+  await setFulfillment(sql, 'berlin', new Date(Date.now() + 3600_000), 0.4, 90);
+  for (let i = 0; i < 10; i++) await setPolicyFlag(sql, 'SKU', skuName(i * 37), 'QUALITY_HOLD', true, 'bench');
+  await setPolicyFlag(sql, 'CATEGORY', 'cat-7', 'RISK_GATE', true, 'bench');
+  await sql`insert into users (id, segment) select 'user-' || g, 'seg-' || (g % 5) from generate_series(0, 199) g`;
+  const history = Array.from({ length: 200 * 15 }, (_, i) => ({
+    kind: (['VIEW', 'CLICK', 'VIEW', 'ADD_TO_CART', 'PURCHASE'] as const)[i % 5]!,
+    userId: `user-${i % 200}`, sessionId: `session-${i % 200}`, sku: skuName((i * 7) % skus), quantity: 1,
+  }));
+  await recordEvents(sql, history);
+}
+
+export interface Gateway { url: string; pid: number; child: ChildProcess; stop(): Promise<void> }
+
+export async function startGateway(databaseUrl: string, env: Record<string, string> = {}): Promise<Gateway> {
+  const port = await freePort();
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}/graphql`;
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('/graphql')) resolve(); });
+    child.on('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
+  });
+  return {
+    url, pid: child.pid!, child,
+    stop: () => new Promise((r) => { child.on('exit', () => r()); child.kill('SIGTERM'); }),
+  };
+}
+
+export function machine() {
+  return {
+    cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version, platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export function rssMiB(pid: number): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds per process since boot, from /proc, to split a run's CPU by process. */
+export function cpuSnapshot(): Map<number, { comm: string; cpuS: number }> {
+  const hz = 100;
+  const out = new Map<number, { comm: string; cpuS: number }>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(d), { comm, cpuS: (Number(fields[11]) + Number(fields[12])) / hz });
+    } catch { /* process ended */ }
+  }
+  return out;
+}
+
+/** Cores used per role between two snapshots: the gateway, Postgres, this load generator, the rest. */
+export function cpuSplit(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>, seconds: number, gatewayPid: number) {
+  const roles: Record<string, number> = { gateway: 0, postgres: 0, loadGenerator: 0, other: 0 };
+  for (const [pid, a] of after) {
+    const used = a.cpuS - (before.get(pid)?.cpuS ?? 0);
+    const role = pid === gatewayPid ? 'gateway' : pid === process.pid ? 'loadGenerator'
+      : a.comm.startsWith('postgres') ? 'postgres' : 'other';
+    roles[role]! += used;
+  }
+  return Object.fromEntries(Object.entries(roles).map(([k, v]) => [k, Math.round((v / seconds) * 100) / 100]));
+}

@@ -1,0 +1,26 @@
+// A REPEATABLE READ READ ONLY transaction on one reserved connection, with
+// BEGIN pipelined ahead of the reads: postgres.js coalesces statements issued
+// in the same tick into one socket write, so BEGIN, the decision's reads and
+// their results share a round trip instead of waiting for BEGIN first (which
+// is what sql.begin does). Statements run in order on the connection, so every
+// read is inside the transaction; if BEGIN itself failed, the result is dropped.
+import type { Sql } from './client.js';
+
+export type SnapshotSql = Awaited<ReturnType<Sql['reserve']>>;
+
+export async function inSnapshot<T>(sql: Sql, fn: (tx: SnapshotSql) => Promise<T>): Promise<T> {
+  const conn = await sql.reserve();
+  const begun = conn`begin isolation level repeatable read read only`.execute();
+  begun.catch(() => {}); // awaited below; this keeps an early failure from going unhandled
+  try {
+    const result = await fn(conn);
+    await begun;
+    await conn`commit`;
+    return result;
+  } catch (err) {
+    await conn`rollback`.catch(() => {});
+    throw err;
+  } finally {
+    conn.release();
+  }
+}
