@@ -10,6 +10,10 @@ export interface Config {
   poolMax: number;
   connectTimeoutSeconds: number;
   statementTimeoutMs: number;
+  liveBufferLimit: number;
+  livePollMs: number;
+  changeLogRetentionSeconds: number;
+  changeLogPruneSeconds: number;
   production: boolean;
   logLevel: string;
 }
@@ -33,6 +37,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolMax: int('PG_POOL_MAX', 10, env),
     connectTimeoutSeconds: int('PG_CONNECT_TIMEOUT_S', 2, env),
     statementTimeoutMs: int('PG_STATEMENT_TIMEOUT_MS', 2000, env),
+    liveBufferLimit: int('LIVE_BUFFER_LIMIT', 10_000, env),
+    livePollMs: int('LIVE_POLL_MS', 1000, env),
+    changeLogRetentionSeconds: int('CHANGE_LOG_RETENTION_S', 24 * 3600, env),
+    changeLogPruneSeconds: int('CHANGE_LOG_PRUNE_S', 60, env),
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL || 'info',
   };

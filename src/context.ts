@@ -1,12 +1,14 @@
 // What every resolver receives. `loaders` exists only inside a query's
 // snapshot transaction (set by plugins/snapshot.ts); mutations use `sql`.
 import type { Sql } from './db/client.js';
+import type { ChangeHub } from './live/hub.js';
 import type { Loaders } from './reads/loaders.js';
 import { DomainError } from './errors.js';
 
 export interface Context {
   sql: Sql;
   loaders?: Loaders;
+  hub?: ChangeHub;
 }
 
 export function loadersOf(ctx: Context): Loaders {

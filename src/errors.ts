@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'INSUFFICIENT_STOCK'
   | 'UNAVAILABLE'
+  | 'CURSOR_EXPIRED'
+  | 'SLOW_CONSUMER'
   | 'INTERNAL_SERVER_ERROR';
 
 export class DomainError extends GraphQLError {

@@ -1,11 +1,10 @@
 // `npm start`: open the database (embedded unless DATABASE_URL), migrate, seed
 // a fresh embedded database with demo data, serve /graphql, drain on SIGINT/SIGTERM.
-import { createServer } from 'node:http';
-import { createApp } from './app.js';
 import { loadConfig } from './config.js';
 import { createSql } from './db/client.js';
 import { openDatabase } from './db/database.js';
 import { seedDemo } from './db/seed.js';
+import { startGateway } from './gateway.js';
 import { createLogger } from './logger.js';
 
 const config = loadConfig();
@@ -18,21 +17,17 @@ async function main(): Promise<void> {
     await seedDemo(sql);
     logger.info('loaded the demo data set into the fresh embedded database');
   }
-  const app = createApp({ sql, logger, production: config.production });
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const url = `http://localhost:${config.port}/graphql`;
+  const gateway = await startGateway(sql, config, logger);
+  const url = `http://localhost:${gateway.port}/graphql`;
   logger.info({ url }, 'gateway ready');
-  console.log(`Decision-context gateway: ${url} (GraphiQL in a browser)`);
+  console.log(`Decision-context gateway: ${url} (GraphiQL in a browser; graphql-ws and SSE on the same path)`);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    await closed;
+    await gateway.close();
     await sql.end({ timeout: 5 });
     await db.embedded?.stop();
     logger.info('stopped');

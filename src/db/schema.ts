@@ -9,6 +9,7 @@ import {
   boolean,
   index,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
   real,
@@ -101,4 +102,21 @@ export const fulfillment = pgTable('fulfillment', {
   congestion: real('congestion').notNull(),
   latencyMinutes: integer('latency_minutes').notNull().default(0),
   updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+// The transactional change log behind subscriptions. Rows are written at the
+// very end of a write transaction under a transaction-level advisory lock
+// (see live/changelog.ts), so seq order is commit order.
+export const changeLog = pgTable('change_log', {
+  seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+  topic: text('topic').notNull(),
+  key: text('key').notNull(),
+  payload: jsonb('payload').notNull(),
+  committedAt: ts('committed_at').notNull().default(sql`clock_timestamp()`),
+}, (t) => [index('change_log_committed_at_idx').on(t.committedAt)]);
+
+// Highest seq removed by retention: a cursor at or below it can no longer be resumed.
+export const changeLogMeta = pgTable('change_log_meta', {
+  id: integer('id').primaryKey().default(1),
+  prunedThrough: bigint('pruned_through', { mode: 'number' }).notNull().default(0),
 });

@@ -12,5 +12,6 @@ import './candidate.js';
 import './user.js';
 import './session.js';
 import './decision.js';
+import './subscriptions.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

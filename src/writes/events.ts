@@ -3,6 +3,7 @@
 import type { Sql } from '../db/client.js';
 import { DomainError } from '../errors.js';
 import type { StockLevel } from './items.js';
+import { appendChanges, inventoryChanges } from '../live/changelog.js';
 import { inWriteTx, lockSkus, sortedUnique } from './tx.js';
 
 export type EventKind = 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'PURCHASE';
@@ -71,6 +72,7 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
         select id, u, now() from unnest(${ids}::text[], ${ids.map((id) => sessions.get(id)!)}::text[]) as t(id, u)
         on conflict (id) do update set last_event_at = greatest(s.last_event_at, excluded.last_event_at)`;
     }
+    await appendChanges(tx, inventoryChanges(stock));
     return { accepted: events.length, stock };
   });
 }

@@ -1,6 +1,7 @@
 // Item-state writes: catalog upserts, stock levels and prices.
 import type { Sql } from '../db/client.js';
 import { DomainError } from '../errors.js';
+import { appendChanges, inventoryChanges } from '../live/changelog.js';
 import { inWriteTx, lockSkus } from './tx.js';
 
 export interface ItemInput {
@@ -37,6 +38,7 @@ export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLe
         list_amount_minor = excluded.list_amount_minor, updated_at = now()
       where (p.amount_minor, p.currency, p.list_amount_minor)
         is distinct from (excluded.amount_minor, excluded.currency, excluded.list_amount_minor)`;
+    await appendChanges(tx, inventoryChanges(stock));
     return stock; // only SKUs whose stock changed
   });
 }
@@ -51,6 +53,7 @@ export async function setInventory(sql: Sql, sku: string, available: number, res
                           then now() else updated_at end
       where sku = ${sku}
       returning sku, available, reserved, updated_at as "updatedAt", (select available from prev) as previous`;
+    await appendChanges(tx, inventoryChanges([row!]));
     return row!;
   });
 }

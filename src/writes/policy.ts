@@ -1,6 +1,7 @@
 // Policy flags (fraud, quality hold, risk gate) and delivery slots.
 import type { Sql } from '../db/client.js';
 import type { FlagRow, FulfillmentRow } from '../reads/decision-sql.js';
+import { appendChanges } from '../live/changelog.js';
 import { inWriteTx } from './tx.js';
 
 export interface FlagWrite { flag: FlagRow; flipped: boolean }
@@ -19,7 +20,9 @@ export async function setPolicyFlag(
         changed_at = case when (f.active, f.reason) is distinct from (excluded.active, excluded.reason)
                           then now() else f.changed_at end
       returning scope, target, kind, active, reason, changed_at as "changedAt"`;
-    return { flag: flag!, flipped: (prev?.active ?? false) !== active };
+    const flipped = (prev?.active ?? false) !== active;
+    if (flipped) await appendChanges(tx, [{ topic: 'policy', key: scope, payload: { flag: flag! } }]);
+    return { flag: flag!, flipped };
   });
 }
 

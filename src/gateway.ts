@@ -1,0 +1,42 @@
+// The running gateway: HTTP (queries, mutations, SSE) and graphql-ws on one
+// server, the change-log follower, and an orderly shutdown.
+import { createServer, type Server } from 'node:http';
+import type { WebSocketServer } from 'ws';
+import { createApp, type App } from './app.js';
+import type { Config } from './config.js';
+import type { Sql } from './db/client.js';
+import { ChangeHub } from './live/hub.js';
+import { attachWebSocket } from './live/ws.js';
+import type { Logger } from './logger.js';
+import type { SnapshotOptions } from './plugins/snapshot.js';
+
+export interface Gateway { app: App; hub: ChangeHub; server: Server; wss: WebSocketServer; port: number; close(): Promise<void> }
+
+export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | 'livePollMs'
+  | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'>;
+
+export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, opts: SnapshotOptions = {}): Promise<Gateway> {
+  const hub = new ChangeHub({
+    sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs,
+    retentionSeconds: config.changeLogRetentionSeconds, pruneEveryMs: config.changeLogPruneSeconds * 1000,
+  });
+  await hub.start();
+  const app = createApp({ sql, hub, logger, production: config.production, ...opts });
+  const server = createServer(app);
+  const wss = attachWebSocket(server, app);
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const port = (server.address() as { port: number }).port;
+
+  return {
+    app, hub, server, wss, port,
+    // Stop accepting, end subscriptions with a resumable cursor, finish in-flight requests.
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await hub.stop();
+      for (const ws of wss.clients) ws.close(1001, 'gateway shutting down');
+      wss.close();
+      server.closeIdleConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,66 @@
+// The change log: what subscriptions deliver. Writers append in the same
+// transaction as the change; readers page through it by seq.
+import type { Queryable, Tx } from '../db/client.js';
+import type { FlagRow } from '../reads/decision-sql.js';
+
+export const CHANNEL = 'change_log';
+const CHANGE_LOG_LOCK = 72_310_002;
+
+export interface InventoryPayload { sku: string; available: number; previous: number | null }
+export interface PolicyPayload { flag: FlagRow }
+
+export type Change =
+  | { topic: 'inventory'; key: string; payload: InventoryPayload }
+  | { topic: 'policy'; key: string; payload: PolicyPayload };
+
+export type LoggedChange = Change & { seq: number; committedAt: Date };
+
+/**
+ * Appends changes as the last step of a write transaction. The transaction-level
+ * advisory lock is held until commit, so whoever takes the next seq commits
+ * after us: seq order is commit order, and a reader that sees seq N already
+ * sees every seq below it. A bigserial alone would not give that: a
+ * transaction that drew 10 may commit after the one that drew 11. NOTIFY is
+ * delivered only on commit, so a rolled-back write announces nothing.
+ */
+export async function appendChanges(tx: Tx, changes: Change[]): Promise<void> {
+  if (changes.length === 0) return;
+  await tx`select pg_advisory_xact_lock(${CHANGE_LOG_LOCK})`;
+  await tx`
+    insert into change_log (topic, key, payload)
+    select * from unnest(${changes.map((c) => c.topic)}::text[], ${changes.map((c) => c.key)}::text[],
+                         ${changes.map((c) => JSON.stringify(c.payload))}::jsonb[])`;
+  await tx`select pg_notify(${CHANNEL}, '')`;
+}
+
+export function inventoryChanges(rows: { sku: string; available: number; previous: number | null }[]): Change[] {
+  return rows
+    .filter((r) => r.available !== r.previous)
+    .map((r) => ({ topic: 'inventory', key: r.sku, payload: { sku: r.sku, available: r.available, previous: r.previous } }));
+}
+
+export async function readChanges(db: Queryable, after: number, limit: number): Promise<LoggedChange[]> {
+  const rows = await db<{ seq: string; topic: Change['topic']; key: string; payload: any; committedAt: Date }[]>`
+    select seq, topic, key, payload, committed_at as "committedAt"
+    from change_log where seq > ${after} order by seq limit ${limit}`;
+  return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
+}
+
+export async function logBounds(db: Queryable): Promise<{ head: number; prunedThrough: number }> {
+  const [row] = await db<{ head: string; pruned: string }[]>`
+    select coalesce((select max(seq) from change_log), 0) as head,
+           coalesce((select pruned_through from change_log_meta where id = 1), 0) as pruned`;
+  return { head: Number(row!.head), prunedThrough: Number(row!.pruned) };
+}
+
+/** Drops entries older than the retention; remembers how far, so older cursors are refused. */
+export async function pruneChanges(db: Queryable, retentionSeconds: number): Promise<number> {
+  const [row] = await db<{ pruned: string | null }[]>`
+    with cut as (select max(seq) as seq from change_log
+                 where committed_at < now() - make_interval(secs => ${retentionSeconds})),
+         del as (delete from change_log where seq <= (select seq from cut) returning seq),
+         upd as (update change_log_meta set pruned_through = greatest(pruned_through, (select seq from cut))
+                 where id = 1 and (select seq from cut) is not null returning pruned_through)
+    select (select count(*) from del)::text as pruned`;
+  return Number(row?.pruned ?? 0);
+}

@@ -1,0 +1,217 @@
+// One change-log follower per gateway process feeds every subscriber. It
+// LISTENs on one connection (postgres.js reconnects it and calls onlisten on
+// every reconnect), and on each wake-up re-reads the log from the last seq it
+// dispatched, so a lost connection or a missed NOTIFY loses nothing.
+import type { Sql } from '../db/client.js';
+import { DomainError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { CHANNEL, logBounds, pruneChanges, readChanges, type LoggedChange } from './changelog.js';
+
+export interface HubOptions {
+  sql: Sql;
+  logger: Logger;
+  /** Events a subscriber may have queued before it is ended with SLOW_CONSUMER. */
+  bufferLimit: number;
+  /** Safety-net re-read interval, on top of NOTIFY. */
+  pollMs: number;
+  pageSize?: number;
+  /** Change-log retention, and how often to prune past it (0: never). */
+  retentionSeconds: number;
+  pruneEveryMs: number;
+}
+
+export interface Filter { topic: LoggedChange['topic']; keys: Set<string> | null }
+
+/** Handed to the resolver instead of a change when a subscription must end with an error. */
+export class StreamEnd {
+  constructor(readonly error: DomainError) {}
+}
+
+export type Delivery = LoggedChange | StreamEnd;
+
+export const cursorOf = (seq: number) => String(seq);
+
+function parseCursor(after: string): number {
+  if (!/^\d{1,15}$/.test(after)) throw new DomainError('BAD_USER_INPUT', `after: "${after}" is not a cursor from this gateway`);
+  return Number(after);
+}
+
+export class ChangeHub {
+  private lastSeq = 0;
+  private readonly subscribers = new Set<Subscriber>();
+  private reading: Promise<void> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private pruner: NodeJS.Timeout | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  listening = false;
+
+  constructor(readonly opts: HubOptions) {}
+
+  get subscriberCount(): number { return this.subscribers.size; }
+  get dispatchedThrough(): number { return this.lastSeq; }
+
+  async start(): Promise<void> {
+    this.lastSeq = (await logBounds(this.opts.sql)).head;
+    const handle = await this.opts.sql.listen(CHANNEL, () => this.poke(), () => {
+      this.listening = true;
+      this.poke(); // (re)connected: catch up on whatever was committed meanwhile
+    });
+    this.unlisten = handle.unlisten;
+    this.timer = setInterval(() => this.poke(), this.opts.pollMs);
+    this.timer.unref();
+    if (this.opts.pruneEveryMs > 0) {
+      this.pruner = setInterval(() => {
+        pruneChanges(this.opts.sql, this.opts.retentionSeconds)
+          .catch((err) => this.opts.logger.warn({ err }, 'change log pruning failed'));
+      }, this.opts.pruneEveryMs);
+      this.pruner.unref();
+    }
+  }
+
+  async stop(reason?: DomainError): Promise<void> {
+    clearInterval(this.timer);
+    clearInterval(this.pruner);
+    await this.unlisten?.().catch(() => {});
+    this.listening = false;
+    for (const s of this.subscribers) s.end(reason);
+    await this.reading;
+  }
+
+  /** Read the log past lastSeq; concurrent wake-ups fold into one more pass. */
+  poke(): void {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = this.drain()
+      .catch((err) => this.opts.logger.warn({ err }, 'change log read failed; retrying on the next wake-up'))
+      .finally(() => { this.reading = null; });
+  }
+
+  private async drain(): Promise<void> {
+    const page = this.opts.pageSize ?? 1000;
+    do {
+      this.again = false;
+      for (;;) {
+        const rows = await readChanges(this.opts.sql, this.lastSeq, page);
+        for (const change of rows) {
+          for (const s of this.subscribers) s.offer(change);
+          this.lastSeq = change.seq;
+        }
+        if (rows.length < page) break;
+      }
+    } while (this.again);
+  }
+
+  /**
+   * Without `after`: changes committed after the newest entry at subscribe time
+   * (read from the database, not from where this follower happens to be).
+   * With `after`: replays what followed that cursor, then continues live.
+   */
+  async subscribe(filter: Filter, after: string | null | undefined): Promise<AsyncIterableIterator<Delivery>> {
+    const wanted = after == null ? null : parseCursor(after);
+    const { head, prunedThrough } = await logBounds(this.opts.sql);
+    if (wanted !== null && wanted < prunedThrough) {
+      throw new DomainError('CURSOR_EXPIRED',
+        `Cursor ${after} is older than the change log's retention; resubscribe without "after" and re-read current state`,
+        { prunedThrough: cursorOf(prunedThrough) });
+    }
+    if (wanted !== null && wanted > head) {
+      throw new DomainError('BAD_USER_INPUT', `Cursor ${after} is ahead of the change log (head ${head})`);
+    }
+    const start = wanted ?? head;
+    // Everything up to lastSeq was dispatched before we joined: replay it from the log.
+    const sub = new Subscriber(this, filter, start, this.lastSeq);
+    this.subscribers.add(sub);
+    return sub;
+  }
+
+  remove(sub: Subscriber): void { this.subscribers.delete(sub); }
+}
+
+class Subscriber implements AsyncIterableIterator<Delivery> {
+  private readonly queue: LoggedChange[] = [];
+  private readonly replayBuffer: LoggedChange[] = [];
+  private enqueuedThrough: number;
+  private replayedThrough: number;
+  private delivered: number;
+  private ending: StreamEnd | null = null;
+  private closed = false;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly hub: ChangeHub, private readonly filter: Filter, start: number, private readonly replayUntil: number) {
+    this.delivered = start;
+    this.replayedThrough = start;
+    this.enqueuedThrough = Math.max(start, replayUntil);
+  }
+
+  private matches(c: LoggedChange): boolean {
+    return c.topic === this.filter.topic && (this.filter.keys === null || this.filter.keys.has(c.key));
+  }
+
+  offer(change: LoggedChange): void {
+    if (this.closed || this.ending || change.seq <= this.enqueuedThrough) return;
+    this.enqueuedThrough = change.seq;
+    if (!this.matches(change)) return;
+    if (this.queue.length >= this.hub.opts.bufferLimit) {
+      this.queue.length = 0; // memory stays bounded whatever the client does
+      this.end(new DomainError('SLOW_CONSUMER',
+        `Subscriber fell more than ${this.hub.opts.bufferLimit} events behind; resume with after: "${cursorOf(this.delivered)}"`,
+        { lastCursor: cursorOf(this.delivered) }));
+      return;
+    }
+    this.queue.push(change);
+    this.wake?.();
+  }
+
+  end(error?: DomainError): void {
+    if (this.closed || this.ending) return;
+    this.ending = new StreamEnd(error ?? new DomainError('UNAVAILABLE', 'The gateway is shutting down; resume with "after"',
+      { lastCursor: cursorOf(this.delivered) }));
+    this.wake?.();
+  }
+
+  async next(): Promise<IteratorResult<Delivery>> {
+    while (!this.closed) {
+      if (this.ending) {
+        const end = this.ending;
+        this.close();
+        return { value: end, done: false };
+      }
+      const replaying = this.replayedThrough < this.replayUntil;
+      if (replaying && this.replayBuffer.length === 0) await this.replayPage();
+      const next = this.replayBuffer.shift() ?? (replaying ? undefined : this.queue.shift());
+      if (next) {
+        this.delivered = next.seq;
+        return { value: next, done: false };
+      }
+      if (replaying) continue;
+      await new Promise<void>((resolve) => { this.wake = resolve; });
+      this.wake = null;
+    }
+    return { value: undefined, done: true };
+  }
+
+  /** Catch-up from the log, in pages, for what was dispatched before this subscriber joined. */
+  private async replayPage(): Promise<void> {
+    const rows = await readChanges(this.hub.opts.sql, this.replayedThrough, 500);
+    for (const c of rows) if (c.seq <= this.replayUntil && this.matches(c)) this.replayBuffer.push(c);
+    const last = rows.at(-1);
+    this.replayedThrough = !last || last.seq >= this.replayUntil ? this.replayUntil : last.seq;
+  }
+
+  private close(): void {
+    this.closed = true;
+    this.queue.length = 0;
+    this.hub.remove(this);
+    this.wake?.();
+  }
+
+  async return(): Promise<IteratorResult<Delivery>> {
+    this.close();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Delivery> { return this; }
+}

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { builder } from '../builder.js';
+import type { Context } from '../context.js';
+import { DomainError, parseInput } from '../errors.js';
+import type { InventoryPayload, LoggedChange, PolicyPayload } from '../live/changelog.js';
+import { cursorOf, StreamEnd, type Delivery, type Filter } from '../live/hub.js';
+import { id, MAX_CANDIDATES } from './inputs.js';
+import { PolicyFlag, PolicyScope } from './policy.js';
+
+type Logged<P> = LoggedChange & { payload: P };
+
+const InventoryChange = builder.objectRef<Logged<InventoryPayload>>('InventoryChange').implement({
+  description: 'A committed change of a SKU\'s available stock, in commit order.',
+  fields: (t) => ({
+    cursor: t.string({ description: 'Pass as `after` to resume right after this change.', resolve: (c) => cursorOf(c.seq) }),
+    sku: t.id({ resolve: (c) => c.payload.sku }),
+    available: t.int({ resolve: (c) => c.payload.available }),
+    previous: t.int({ nullable: true, description: 'Null for a SKU that did not exist before.', resolve: (c) => c.payload.previous }),
+    committedAt: t.field({ type: 'DateTime', resolve: (c) => c.committedAt }),
+  }),
+});
+
+const PolicyFlip = builder.objectRef<Logged<PolicyPayload>>('PolicyFlip').implement({
+  description: 'A committed change of a policy flag\'s `active`, in commit order.',
+  fields: (t) => ({
+    cursor: t.string({ resolve: (c) => cursorOf(c.seq) }),
+    flag: t.field({ type: PolicyFlag, resolve: (c) => c.payload.flag }),
+    active: t.boolean({ resolve: (c) => c.payload.flag.active }),
+    committedAt: t.field({ type: 'DateTime', resolve: (c) => c.committedAt }),
+  }),
+});
+
+builder.subscriptionType({});
+
+function hubOf(ctx: Context) {
+  if (!ctx.hub) throw new DomainError('UNAVAILABLE', 'Subscriptions are not enabled on this gateway');
+  return ctx.hub;
+}
+
+// A StreamEnd is how a subscription ends with an error (SLOW_CONSUMER, shutdown):
+// clients get it as a final result with `errors`, then completion.
+function deliver<T>(d: Delivery): T {
+  if (d instanceof StreamEnd) throw d.error;
+  return d as T;
+}
+
+const skusArg = z.array(id).max(MAX_CANDIDATES, `must hold at most ${MAX_CANDIDATES} SKUs`).nullable();
+
+builder.subscriptionField('inventoryChanged', (t) => t.field({
+  type: InventoryChange,
+  description: 'Every committed change of `available` (setInventory, purchases, upsertItems). skus null = every SKU.',
+  args: { skus: t.arg.idList(), after: t.arg.string() },
+  subscribe: (_, args, ctx) => {
+    const skus = parseInput(skusArg, args.skus?.map(String) ?? null, 'skus');
+    const filter: Filter = { topic: 'inventory', keys: skus && new Set(skus) };
+    return hubOf(ctx).subscribe(filter, args.after);
+  },
+  resolve: (d) => deliver<Logged<InventoryPayload>>(d as Delivery),
+}));
+
+builder.subscriptionField('policyFlipped', (t) => t.field({
+  type: PolicyFlip,
+  description: 'Every setPolicyFlag that changed a flag\'s `active`. scopes null = all scopes.',
+  args: { scopes: t.arg({ type: [PolicyScope] }), after: t.arg.string() },
+  subscribe: (_, args, ctx) => {
+    const filter: Filter = { topic: 'policy', keys: args.scopes ? new Set(args.scopes) : null };
+    return hubOf(ctx).subscribe(filter, args.after);
+  },
+  resolve: (d) => deliver<Logged<PolicyPayload>>(d as Delivery),
+}));
