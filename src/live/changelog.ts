@@ -23,13 +23,14 @@ export type LoggedChange = Change & { seq: number; committedAt: Date };
  * transaction that drew 10 may commit after the one that drew 11. NOTIFY is
  * delivered only on commit, so a rolled-back write announces nothing.
  */
-export async function appendChanges(tx: Tx, changes: Change[]): Promise<void> {
+export async function appendChanges(tx: Tx, changes: Change[], unsafe: { skipCommitOrderLock?: boolean } = {}): Promise<void> {
   if (changes.length === 0) return;
-  await tx`select pg_advisory_xact_lock(${CHANGE_LOG_LOCK})`;
+  // TEST ONLY: skipping the lock exists to show that the feed then loses changes.
+  if (!unsafe.skipCommitOrderLock) await tx`select pg_advisory_xact_lock(${CHANGE_LOG_LOCK})`;
   await tx`
     insert into change_log (topic, key, payload)
-    select * from unnest(${changes.map((c) => c.topic)}::text[], ${changes.map((c) => c.key)}::text[],
-                         ${changes.map((c) => JSON.stringify(c.payload))}::jsonb[])`;
+    select e.v->>'topic', e.v->>'key', e.v->'payload'
+    from jsonb_array_elements(${tx.json(changes as never)}) with ordinality as e(v, i) order by e.i`;
   await tx`select pg_notify(${CHANNEL}, '')`;
 }
 

@@ -1,0 +1,117 @@
+// Real clients for the live tests: graphql-ws over WebSocket and GraphQL over SSE.
+import { createClient, type Client } from 'graphql-ws';
+import { inject } from 'vitest';
+import WebSocket from 'ws';
+import { createSql, type Sql } from '../src/db/client.js';
+import { startGateway, type Gateway, type GatewayConfig } from '../src/gateway.js';
+import { createLogger } from '../src/logger.js';
+
+export interface LiveGateway extends Gateway { sql: Sql; url: string; wsUrl: string; stop(): Promise<void> }
+
+export async function liveGateway(overrides: Partial<GatewayConfig> = {}): Promise<LiveGateway> {
+  const sql = createSql(inject('databaseUrl'), { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
+  const gw = await startGateway(sql, {
+    port: 0, host: '127.0.0.1', liveBufferLimit: 10_000, livePollMs: 1000,
+    changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, ...overrides,
+  }, createLogger('silent'));
+  return {
+    ...gw, sql,
+    url: `http://127.0.0.1:${gw.port}/graphql`,
+    wsUrl: `ws://127.0.0.1:${gw.port}/graphql`,
+    async stop() { await gw.close(); await sql.end({ timeout: 5 }); },
+  };
+}
+
+export interface Stream<T> {
+  items: T[];
+  errors: unknown[];
+  done: Promise<void>;
+  /** Resolves once `n` items have arrived (or rejects after `ms`). */
+  waitFor(n: number, ms?: number): Promise<T[]>;
+  close(): void;
+}
+
+function collector<T>(): Stream<T> & { push(x: T): void; fail(e: unknown): void; finish(): void } {
+  const items: T[] = [];
+  const errors: unknown[] = [];
+  let finish!: () => void;
+  const done = new Promise<void>((r) => { finish = r; });
+  const waiters = new Set<() => void>();
+  return {
+    items, errors, done, close: () => {},
+    push(x) { items.push(x); for (const w of waiters) w(); },
+    fail(e) { errors.push(e); for (const w of waiters) w(); },
+    finish() { finish(); for (const w of waiters) w(); },
+    waitFor(n, ms = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (items.length >= n) { waiters.delete(check); clearTimeout(t); resolve(items.slice(0, n)); }
+        };
+        const t = setTimeout(() => { waiters.delete(check); reject(new Error(`got ${items.length}/${n} items; errors: ${JSON.stringify(errors)}`)); }, ms);
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+export function wsClient(url: string): Client {
+  return createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+}
+
+/** Subscribe over graphql-ws; items are the `data` of each result. */
+export function wsSubscribe<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}): Stream<T> {
+  const c = collector<T>();
+  const dispose = client.subscribe<any>({ query, variables }, {
+    next: (r) => (r.errors ? c.fail(r.errors) : c.push(r.data as T)),
+    error: (e) => { c.fail(e); c.finish(); },
+    complete: () => c.finish(),
+  });
+  c.close = dispose;
+  return c;
+}
+
+/** Subscribe over SSE (POST, accept: text/event-stream); items are the `data` of each `next` event. */
+export function sseSubscribe<T = any>(url: string, query: string, variables: Record<string, unknown> = {}): Stream<T> & { ready: Promise<Response> } {
+  const c = collector<T>();
+  const abort = new AbortController();
+  const ready = fetch(url, {
+    method: 'POST', signal: abort.signal,
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ query, variables }),
+  });
+  void (async () => {
+    try {
+      const res = await ready;
+      const decoder = new TextDecoder();
+      let buf = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+          if (event === 'next' && data) {
+            const r = JSON.parse(data);
+            if (r.errors) c.fail(r.errors); else c.push(r.data);
+          }
+          if (event === 'complete') c.finish();
+        }
+      }
+    } catch (e) {
+      if (!abort.signal.aborted) c.fail(e);
+    } finally {
+      c.finish();
+    }
+  })();
+  return Object.assign(c, { ready, close: () => abort.abort() });
+}
+
+export async function post(url: string, query: string, variables: Record<string, unknown> = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  return res.json() as Promise<any>;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
