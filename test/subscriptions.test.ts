@@ -172,7 +172,7 @@ describe('resources', () => {
     }
     // Dropped connections (no complete message) free their subscribers too.
     const raw = Array.from({ length: 20 }, () => wsClient(gw.wsUrl));
-    raw.forEach((c) => wsSubscribe(c, INV, {}));
+    raw.forEach((c) => wsSubscribe(c, INV, { skus: [sku('a')] }));
     await until(() => gw.hub.subscriberCount === base + 20, 10_000);
     await Promise.all(raw.map((c) => c.dispose()));
     await until(() => gw.hub.subscriberCount === base, 10_000);

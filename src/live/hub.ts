@@ -155,7 +155,10 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
     this.enqueuedThrough = change.seq;
     if (!this.matches(change)) return;
     if (this.queue.length >= this.hub.opts.bufferLimit) {
-      this.queue.length = 0; // memory stays bounded whatever the client does
+      // Memory stays bounded whatever the client does: drop the backlog now; the
+      // error (with the cursor to resume from) is delivered when the client reads.
+      this.queue.length = 0;
+      this.hub.remove(this);
       this.end(new DomainError('SLOW_CONSUMER',
         `Subscriber fell more than ${this.hub.opts.bufferLimit} events behind; resume with after: "${cursorOf(this.delivered)}"`,
         { lastCursor: cursorOf(this.delivered) }));
