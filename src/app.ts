@@ -1,7 +1,6 @@
 // Assembles the GraphQL server: schema, the snapshot-transaction plugin, error
 // masking. Shared by server.ts, the tests and the benchmarks.
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getOperationAST } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Context } from './context.js';
 import type { Sql } from './db/client.js';
@@ -32,7 +31,7 @@ export function createApp(opts: AppOptions): App {
     context: () => ({ sql, hub: opts.hub }),
     plugins: [
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
-      useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation !== 'subscription' }),
+      useGraphQlJit(),
       useSnapshotTransaction(sql, opts),
       useInputErrorCodes(),
     ],
