@@ -70,7 +70,7 @@ export function maskError(log: (err: unknown) => void) {
  * input fields) as request errors without a code; give them BAD_USER_INPUT.
  */
 export function withInputErrorCodes<R extends { errors?: readonly GraphQLError[] }>(result: R): R {
-  const uncoded = (e: GraphQLError) => e.extensions?.code === undefined && !e.path;
+  const uncoded = (e: GraphQLError) => e.extensions?.code === undefined && !e.path && /^Variable "\$/.test(e.message);
   if (!result.errors?.some(uncoded)) return result;
   return {
     ...result,

@@ -22,6 +22,8 @@ export function createSql(
       statement_timeout: config.statementTimeoutMs,
       idle_in_transaction_session_timeout: Math.max(config.statementTimeoutMs * 5, 5000),
       application_name: 'decision-gateway',
+      // Prepared statements keep one generic plan instead of re-planning each call (array params would otherwise get custom plans).
+      plan_cache_mode: 'force_generic_plan',
     },
     ...(debug ? { debug: (conn: number, query: string) => debug(conn, query) } : {}),
   });
