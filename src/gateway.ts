@@ -5,6 +5,7 @@ import type { WebSocketServer } from 'ws';
 import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
 import type { Sql } from './db/client.js';
+import { startMaintenance } from './db/maintenance.js';
 import { ChangeHub } from './live/hub.js';
 import { attachWebSocket } from './live/ws.js';
 import type { Logger } from './logger.js';
@@ -16,11 +17,9 @@ export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | '
   | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'>;
 
 export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, opts: SnapshotOptions = {}): Promise<Gateway> {
-  const hub = new ChangeHub({
-    sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs,
-    retentionSeconds: config.changeLogRetentionSeconds, pruneEveryMs: config.changeLogPruneSeconds * 1000,
-  });
+  const hub = new ChangeHub({ sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs });
   await hub.start();
+  const stopMaintenance = startMaintenance(sql, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
   const app = createApp({ sql, hub, logger, production: config.production, ...opts });
   const server = createServer(app);
   const wss = attachWebSocket(server, app);
@@ -32,6 +31,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
     // Stop accepting, end subscriptions with a resumable cursor, finish in-flight requests.
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      stopMaintenance();
       await hub.stop();
       for (const ws of wss.clients) ws.close(1001, 'gateway shutting down');
       wss.close();

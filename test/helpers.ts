@@ -1,7 +1,10 @@
 // Test harness: a gateway on the run's database, queried through yoga's fetch
 // (the full HTTP handling, without a socket), counting real SQL statements.
 import { randomUUID } from 'node:crypto';
+import postgres from 'postgres';
 import { inject } from 'vitest';
+import { migrate } from '../src/db/migrate.js';
+import { withDatabase } from './global-setup.js';
 import { createApp } from '../src/app.js';
 import { createSql, type Sql } from '../src/db/client.js';
 import { createLogger } from '../src/logger.js';
@@ -78,4 +81,20 @@ export const DECISION = `query($u: ID!, $s: ID, $c: [ID!]!, $r: String) {
 export function ok<T>(res: GqlResponse<T>): T {
   if (res.errors?.length || !res.data) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
   return res.data;
+}
+
+/** A database of its own, for tests that touch shared tables as a whole (retention, pruning). */
+export async function ownDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => {} });
+  const name = `gw_own_${Date.now()}_${randomUUID().slice(0, 6)}`;
+  await admin.unsafe(`create database ${name}`);
+  const url = withDatabase(inject('adminUrl'), name);
+  await migrate(url);
+  return {
+    url,
+    async drop() {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
 }

@@ -5,7 +5,7 @@
 import type { Sql } from '../db/client.js';
 import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { CHANNEL, logBounds, pruneChanges, readChanges, type LoggedChange } from './changelog.js';
+import { CHANNEL, logBounds, readChanges, type LoggedChange } from './changelog.js';
 
 export interface HubOptions {
   sql: Sql;
@@ -15,9 +15,6 @@ export interface HubOptions {
   /** Safety-net re-read interval, on top of NOTIFY. */
   pollMs: number;
   pageSize?: number;
-  /** Change-log retention, and how often to prune past it (0: never). */
-  retentionSeconds: number;
-  pruneEveryMs: number;
 }
 
 export interface Filter { topic: LoggedChange['topic']; keys: Set<string> | null }
@@ -42,7 +39,6 @@ export class ChangeHub {
   private reading: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
-  private pruner: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   listening = false;
 
@@ -60,18 +56,10 @@ export class ChangeHub {
     this.unlisten = handle.unlisten;
     this.timer = setInterval(() => this.poke(), this.opts.pollMs);
     this.timer.unref();
-    if (this.opts.pruneEveryMs > 0) {
-      this.pruner = setInterval(() => {
-        pruneChanges(this.opts.sql, this.opts.retentionSeconds)
-          .catch((err) => this.opts.logger.warn({ err }, 'change log pruning failed'));
-      }, this.opts.pruneEveryMs);
-      this.pruner.unref();
-    }
   }
 
   async stop(reason?: DomainError): Promise<void> {
     clearInterval(this.timer);
-    clearInterval(this.pruner);
     await this.unlisten?.().catch(() => {});
     this.listening = false;
     for (const s of this.subscribers) s.end(reason);
