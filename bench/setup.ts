@@ -18,8 +18,9 @@ export interface BenchDb { url: string; sql: Sql; pgVersion: string; close(): Pr
 export async function benchDatabase(): Promise<BenchDb> {
   let embedded: EmbeddedServer | undefined;
   let admin = process.env.DATABASE_URL;
+  const dataDir = path.resolve('.data', `bench-${process.pid}`); // one cluster per run: runs never collide
   if (!admin) {
-    embedded = await startEmbedded({ dataDir: path.resolve('.data', 'bench-pg'), port: await freePort() });
+    embedded = await startEmbedded({ dataDir, port: await freePort() });
     admin = embedded.url;
   }
   const name = `bench_${Date.now()}`;
@@ -36,6 +37,7 @@ export async function benchDatabase(): Promise<BenchDb> {
       await a.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
       await a.end();
       await embedded?.stop();
+      if (embedded) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

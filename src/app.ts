@@ -6,7 +6,7 @@ import type { Context } from './context.js';
 import type { Sql } from './db/client.js';
 import { maskError } from './errors.js';
 import type { ChangeHub } from './live/hub.js';
-import type { Logger } from './logger.js';
+import { yogaLogging, type Logger } from './logger.js';
 import { useInputErrorCodes } from './plugins/input-error-codes.js';
 import { useSnapshotTransaction, type SnapshotOptions } from './plugins/snapshot.js';
 import { schema } from './schema/index.js';
@@ -39,11 +39,6 @@ export function createApp(opts: AppOptions): App {
       maskError: maskError((err) => logger.error({ err }, 'unexpected error')),
       isDev: !opts.production,
     },
-    logging: {
-      debug: (...a: unknown[]) => logger.debug(a.map(String).join(' ')),
-      info: (...a: unknown[]) => logger.info(a.map(String).join(' ')),
-      warn: (...a: unknown[]) => logger.warn(a.map(String).join(' ')),
-      error: (...a: unknown[]) => logger.error(a.map(String).join(' ')),
-    },
+    logging: yogaLogging(logger),
   });
 }

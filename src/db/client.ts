@@ -2,6 +2,7 @@
 // budget tens of milliseconds, so an unreachable database must fail fast.
 import postgres from 'postgres';
 import type { Config } from '../config.js';
+import { timestamptz } from './timestamps.js';
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
@@ -18,7 +19,9 @@ export function createSql(
     connect_timeout: config.connectTimeoutSeconds,
     idle_timeout: 60,
     onnotice: () => {},
+    types: { timestamptz },
     connection: {
+      TimeZone: 'UTC',
       statement_timeout: config.statementTimeoutMs,
       idle_in_transaction_session_timeout: Math.max(config.statementTimeoutMs * 5, 5000),
       application_name: 'decision-gateway',

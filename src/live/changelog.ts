@@ -1,6 +1,7 @@
 // The change log: what subscriptions deliver. Writers append in the same
 // transaction as the change; readers page through it by seq.
 import type { Queryable, Tx } from '../db/client.js';
+import type { Timestamp } from '../db/timestamps.js';
 import type { FlagRow } from '../reads/decision-sql.js';
 
 export const CHANNEL = 'change_log';
@@ -13,7 +14,7 @@ export type Change =
   | { topic: 'inventory'; key: string; payload: InventoryPayload }
   | { topic: 'policy'; key: string; payload: PolicyPayload };
 
-export type LoggedChange = Change & { seq: number; committedAt: Date };
+export type LoggedChange = Change & { seq: number; committedAt: Timestamp };
 
 /**
  * Appends changes as the last step of a write transaction. The transaction-level
@@ -41,7 +42,7 @@ export function inventoryChanges(rows: { sku: string; available: number; previou
 }
 
 export async function readChanges(db: Queryable, after: number, limit: number): Promise<LoggedChange[]> {
-  const rows = await db<{ seq: string; topic: Change['topic']; key: string; payload: any; committedAt: Date }[]>`
+  const rows = await db<{ seq: string; topic: Change['topic']; key: string; payload: any; committedAt: Timestamp }[]>`
     select seq, topic, key, payload, committed_at as "committedAt"
     from change_log where seq > ${after} order by seq limit ${limit}`;
   return rows.map((r) => ({ ...r, seq: Number(r.seq) }));

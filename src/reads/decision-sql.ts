@@ -3,6 +3,7 @@
 // candidate state (item, stock, price, flags) in one, candidate velocity in one.
 // All windows are measured back from the transaction's own now().
 import type { Queryable } from '../db/client.js';
+import type { Timestamp } from '../db/timestamps.js';
 
 export const PREFETCH_SESSION_EVENTS = 20;
 export const PREFETCH_PURCHASES = 10;
@@ -34,11 +35,11 @@ export interface FactsKey { userId: string; sessionId: string | null; region: st
 
 export interface Facts {
   snapshotId: string;
-  readAt: Date;
+  readAt: Timestamp;
   segment: string | null;
   userFlags: FlagRow[];
   purchases: EventRow[];
-  sessionLastEventAt: Date | null;
+  sessionLastEventAt: Timestamp | null;
   intent: 'BROWSING' | 'CONSIDERING' | 'BUYING' | null;
   sessionEvents: EventRow[];
   fulfillment: FulfillmentRow | null;
@@ -107,11 +108,11 @@ export interface StateRow {
   category: string | null;
   available: number | null;
   reserved: number | null;
-  inventoryUpdatedAt: Date | null;
+  inventoryUpdatedAt: Timestamp | null;
   amountMinor: number | null;
   currency: string | null;
   listAmountMinor: number | null;
-  priceUpdatedAt: Date | null;
+  priceUpdatedAt: Timestamp | null;
   flags: FlagRow[] | null;
 }
 

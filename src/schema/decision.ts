@@ -9,7 +9,7 @@ import { UserContext } from './user.js';
 
 interface DecisionShape { userId: string; sessionId: string | null; candidates: string[]; region: string | null }
 
-const Snapshot = builder.objectRef<{ id: string; readAt: Date }>('Snapshot').implement({
+const Snapshot = builder.objectRef<{ id: string; readAt: string }>('Snapshot').implement({
   description: 'The one Postgres snapshot every number in this decision was read from.',
   fields: (t) => ({
     id: t.exposeString('id', { description: 'pg_current_snapshot() of the read transaction.' }),

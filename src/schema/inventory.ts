@@ -4,7 +4,7 @@ import { parseInput } from '../errors.js';
 import { setInventory, type StockLevel as StockLevelShape } from '../writes/items.js';
 import { id, nonNegative } from './inputs.js';
 
-export interface InventoryShape { available: number; reserved: number; updatedAt: Date }
+export interface InventoryShape { available: number; reserved: number; updatedAt: string }
 
 export const Inventory = builder.objectRef<InventoryShape>('Inventory').implement({
   fields: (t) => ({

@@ -1,12 +1,22 @@
 import { GraphQLError, Kind } from 'graphql';
 import { builder } from '../builder.js';
+import { toIsoUtc } from '../db/timestamps.js';
 
-// ISO-8601 timestamps. Rows carry Date (timestamptz columns) or the string
-// Postgres renders inside json (e.g. "2026-11-25T16:37:25.123456+00:00").
+// ISO-8601 timestamps. Rows carry ISO UTC strings (see db/timestamps.ts), or
+// the form Postgres renders inside json (e.g. "2026-11-25T16:37:25.123456+00:00").
+const CANONICAL = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 function toIso(value: unknown): string {
-  const d = value instanceof Date ? value : new Date(String(value));
-  if (Number.isNaN(d.getTime())) throw new GraphQLError('DateTime cannot represent an invalid date');
-  return d.toISOString();
+  if (typeof value === 'string') {
+    if (CANONICAL.test(value)) return value;
+    try {
+      return toIsoUtc(value);
+    } catch {
+      throw new GraphQLError('DateTime cannot represent an invalid date');
+    }
+  }
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+  throw new GraphQLError('DateTime cannot represent an invalid date');
 }
 
 function parse(value: unknown): Date {

@@ -1,5 +1,6 @@
 // Item-state writes: catalog upserts, stock levels and prices.
 import type { Sql } from '../db/client.js';
+import type { Timestamp } from '../db/timestamps.js';
 import { DomainError } from '../errors.js';
 import { appendChanges, inventoryChanges } from '../live/changelog.js';
 import { inWriteTx, lockSkus } from './tx.js';
@@ -8,7 +9,7 @@ export interface ItemInput {
   sku: string; title: string; category: string; priceMinor: number; currency: string; available: number;
 }
 
-export interface StockLevel { sku: string; available: number; reserved: number; previous: number | null; updatedAt: Date }
+export interface StockLevel { sku: string; available: number; reserved: number; previous: number | null; updatedAt: Timestamp }
 
 export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLevel[]> {
   const items = [...input].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
@@ -58,7 +59,7 @@ export async function setInventory(sql: Sql, sku: string, available: number, res
   });
 }
 
-export interface PriceRow { sku: string; amountMinor: number; currency: string; listAmountMinor: number; updatedAt: Date }
+export interface PriceRow { sku: string; amountMinor: number; currency: string; listAmountMinor: number; updatedAt: Timestamp }
 
 // A price change moves the selling price; the list price stays unless the
 // currency changes (a list price in another currency would mean nothing).
