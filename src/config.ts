@@ -8,6 +8,7 @@ export interface Config {
   dataDir: string;
   embeddedPort: number;
   poolMax: number;
+  workers: number;
   connectTimeoutSeconds: number;
   statementTimeoutMs: number;
   liveBufferLimit: number;
@@ -35,6 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(env.DATA_DIR || './.data/pg'),
     embeddedPort: int('EMBEDDED_PG_PORT', 54329, env),
     poolMax: int('PG_POOL_MAX', 10, env),
+    workers: Math.max(1, int('WORKERS', 1, env)),
     connectTimeoutSeconds: int('PG_CONNECT_TIMEOUT_S', 2, env),
     statementTimeoutMs: int('PG_STATEMENT_TIMEOUT_MS', 2000, env),
     liveBufferLimit: int('LIVE_BUFFER_LIMIT', 10_000, env),

@@ -6,6 +6,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from './global-setup.js';
+import { ownDatabase } from './helpers.js';
 
 const dataDir = path.resolve('.data', `server-${process.pid}-${Date.now()}`);
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
@@ -73,5 +74,23 @@ describe('npm start', () => {
     child.kill('SIGINT');
     expect(await code).toBe(0);
     expect(res.data.decisionContext.candidates).toEqual([{ item: null }]);
+  });
+
+  it('WORKERS=2 runs two gateway processes on one port, each with its own change listener', async () => {
+    const db = await ownDatabase();
+    const { child, url } = await start({ DATABASE_URL: db.url, WORKERS: '2' });
+    const pg = postgres(db.url, { max: 1 });
+    const listeners = async () => (await pg`select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and query ilike 'listen%'`)[0]!.n;
+    for (let i = 0; i < 50 && (await listeners()) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await listeners()).toBe(2);
+    const answers = await Promise.all(Array.from({ length: 20 }, () =>
+      post(url, `{ decisionContext(userId: "u", candidates: ["x"]) { candidates { reasons } } }`)));
+    expect(answers.every((a) => a.data.decisionContext.candidates[0].reasons[0] === 'UNKNOWN_ITEM')).toBe(true);
+    const code = exited(child);
+    child.kill('SIGTERM');
+    expect(await code).toBe(0);
+    await pg.end();
+    await db.drop();
   });
 });
