@@ -167,11 +167,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main() {
   const db = await benchDatabase();
   await seedCatalog(db.sql);
-  const gw = await startGateway(db.url, { PG_POOL_MAX: '16' });
+  const workers = process.env.WORKERS || '1';
+  const gw = await startGateway(db.url, { PG_POOL_MAX: '16', WORKERS: workers });
   gatewayPid = gw.pid;
   const results: Record<string, unknown> = {
     when: new Date().toISOString(), machine: { ...machine(), postgres: db.pgVersion },
-    settings: { seconds: SECONDS, warmup: WARMUP, clients: CLIENTS, hotSkus: HOT, purchasesPerS: PURCHASES_PER_S },
+    settings: { seconds: SECONDS, warmup: WARMUP, clients: CLIENTS, hotSkus: HOT, purchasesPerS: PURCHASES_PER_S, gatewayWorkers: Number(workers) },
   };
   try {
     const stream = purchaseStream(gw.url, PURCHASES_PER_S);

@@ -94,26 +94,30 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** Resident memory of a process and its children (the gateway's workers). */
 export function rssMiB(pid: number): number {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
-  } catch {
-    return NaN;
-  }
+  const rss = (p: number) => {
+    try {
+      return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      return 0;
+    }
+  };
+  const children = [...cpuSnapshot()].filter(([, s]) => s.ppid === pid).map(([p]) => p);
+  return Math.round([pid, ...children].reduce((sum, p) => sum + rss(p), 0) / 1024);
 }
 
 /** CPU seconds per process since boot, from /proc, to split a run's CPU by process. */
-export function cpuSnapshot(): Map<number, { comm: string; cpuS: number }> {
+export function cpuSnapshot(): Map<number, { comm: string; ppid: number; cpuS: number }> {
   const hz = 100;
-  const out = new Map<number, { comm: string; cpuS: number }>();
+  const out = new Map<number, { comm: string; ppid: number; cpuS: number }>();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(d), { comm, cpuS: (Number(fields[11]) + Number(fields[12])) / hz });
+      out.set(Number(d), { comm, ppid: Number(fields[1]), cpuS: (Number(fields[11]) + Number(fields[12])) / hz });
     } catch { /* process ended */ }
   }
   return out;
@@ -124,7 +128,7 @@ export function cpuSplit(before: ReturnType<typeof cpuSnapshot>, after: ReturnTy
   const roles: Record<string, number> = { gateway: 0, postgres: 0, loadGenerator: 0, other: 0 };
   for (const [pid, a] of after) {
     const used = a.cpuS - (before.get(pid)?.cpuS ?? 0);
-    const role = pid === gatewayPid ? 'gateway' : pid === process.pid ? 'loadGenerator'
+    const role = pid === gatewayPid || a.ppid === gatewayPid ? 'gateway' : pid === process.pid ? 'loadGenerator'
       : a.comm.startsWith('postgres') ? 'postgres' : 'other';
     roles[role]! += used;
   }

@@ -8,6 +8,7 @@ import { maskError } from './errors.js';
 import type { ChangeHub } from './live/hub.js';
 import { yogaLogging, type Logger } from './logger.js';
 import { useInputErrorCodes } from './plugins/input-error-codes.js';
+import { useReadiness } from './plugins/readiness.js';
 import { useSnapshotTransaction, type SnapshotOptions } from './plugins/snapshot.js';
 import { schema } from './schema/index.js';
 
@@ -34,6 +35,7 @@ export function createApp(opts: AppOptions): App {
       useGraphQlJit(),
       useSnapshotTransaction(sql, opts),
       useInputErrorCodes(),
+      useReadiness(sql, opts.hub),
     ],
     maskedErrors: {
       maskError: maskError((err) => logger.error({ err }, 'unexpected error')),
