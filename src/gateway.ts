@@ -33,6 +33,8 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       stopMaintenance();
       await hub.stop();
+      // Give open subscriptions a moment to deliver their final UNAVAILABLE (with the cursor to resume from).
+      for (let waited = 0; hub.subscriberCount > 0 && waited < 2000; waited += 20) await new Promise((r) => setTimeout(r, 20));
       for (const ws of wss.clients) ws.close(1001, 'gateway shutting down');
       wss.close();
       server.closeIdleConnections();

@@ -1,6 +1,6 @@
 // Liveness and readiness for orchestrators.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { liveGateway, type LiveGateway } from './live-helpers.js';
+import { liveGateway, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 let gw: LiveGateway;
 beforeAll(async () => { gw = await liveGateway(); });
@@ -19,4 +19,17 @@ it('GET /ready reports the database, migrations and change listener, and 503 whe
   const notReady = await fetch(gw.url.replace('/graphql', '/ready'));
   expect(notReady.status).toBe(503);
   expect(await notReady.json()).toMatchObject({ ready: false, changeListener: false, database: true });
+});
+
+it('shutting down ends subscriptions with UNAVAILABLE and the last delivered cursor', async () => {
+  const other = await liveGateway();
+  const client = wsClient(other.wsUrl);
+  const s = wsSubscribe(client, `subscription { inventoryChanged(skus: ["nothing-here"]) { cursor } }`);
+  for (let i = 0; i < 100 && other.hub.subscriberCount === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await other.stop();
+  await s.done;
+  const errors = JSON.stringify(s.errors);
+  expect(errors).toContain('UNAVAILABLE');
+  expect(errors).toMatch(/"lastCursor":"\d+"/);
+  await client.dispose();
 });

@@ -125,6 +125,7 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
   private replayedThrough: number;
   private delivered: number;
   private ending: StreamEnd | null = null;
+  private endDelivered = false;
   private closed = false;
   private wake: (() => void) | null = null;
 
@@ -166,9 +167,10 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
   async next(): Promise<IteratorResult<Delivery>> {
     while (!this.closed) {
       if (this.ending) {
-        const end = this.ending;
-        this.close();
-        return { value: end, done: false };
+        // Stay registered until the transport asks for more, i.e. has sent the error.
+        if (this.endDelivered) break;
+        this.endDelivered = true;
+        return { value: this.ending, done: false };
       }
       const replaying = this.replayedThrough < this.replayUntil;
       if (replaying && this.replayBuffer.length === 0) await this.replayPage();
@@ -181,6 +183,7 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
       await new Promise<void>((resolve) => { this.wake = resolve; });
       this.wake = null;
     }
+    this.close();
     return { value: undefined, done: true };
   }
 
