@@ -8,6 +8,7 @@ import { maskError } from './errors.js';
 import type { ChangeHub } from './live/hub.js';
 import { yogaLogging, type Logger } from './logger.js';
 import { useInputErrorCodes } from './plugins/input-error-codes.js';
+import { limitPlugins } from './plugins/limits.js';
 import { useReadiness } from './plugins/readiness.js';
 import { useSnapshotTransaction, type SnapshotOptions } from './plugins/snapshot.js';
 import { schema } from './schema/index.js';
@@ -18,6 +19,8 @@ export interface AppOptions extends SnapshotOptions {
   logger: Logger;
   production?: boolean;
   graphiql?: boolean;
+  /** Concurrent requests before 503 (default 256). */
+  maxInFlight?: number;
 }
 
 export type App = YogaServerInstance<Record<string, never>, Context>;
@@ -31,6 +34,7 @@ export function createApp(opts: AppOptions): App {
     landingPage: false,
     context: () => ({ sql, hub: opts.hub }),
     plugins: [
+      ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
       useGraphQlJit(),
       useSnapshotTransaction(sql, opts),

@@ -9,6 +9,7 @@ export interface Config {
   embeddedPort: number;
   poolMax: number;
   workers: number;
+  maxInFlight: number;
   connectTimeoutSeconds: number;
   statementTimeoutMs: number;
   liveBufferLimit: number;
@@ -37,6 +38,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPort: int('EMBEDDED_PG_PORT', 54329, env),
     poolMax: int('PG_POOL_MAX', 10, env),
     workers: Math.max(1, int('WORKERS', 1, env)),
+    maxInFlight: Math.max(1, int('MAX_IN_FLIGHT', 256, env)),
     connectTimeoutSeconds: int('PG_CONNECT_TIMEOUT_S', 2, env),
     statementTimeoutMs: int('PG_STATEMENT_TIMEOUT_MS', 2000, env),
     liveBufferLimit: int('LIVE_BUFFER_LIMIT', 10_000, env),

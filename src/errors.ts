@@ -49,6 +49,7 @@ export function maskError(log: (err: unknown) => void) {
   return (error: unknown, message: string): Error => {
     if (error instanceof GraphQLError) {
       const original = error.originalError;
+      if (!original && error.extensions?.code === undefined) return withCode(error);
       if (!original || original instanceof GraphQLError) return error;
       if (isUnavailable(original)) {
         return new GraphQLError('The database is unavailable; retry shortly.', {
@@ -63,6 +64,17 @@ export function maskError(log: (err: unknown) => void) {
     log(error);
     return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };
+}
+
+// Request errors raised before execution (query limits reported as syntax
+// errors, for one) arrive without a code; name the phase that refused them.
+function withCode(error: GraphQLError): GraphQLError {
+  const code = /^Syntax Error/.test(error.message) ? 'GRAPHQL_PARSE_FAILED'
+    : /^Variable "\$/.test(error.message) ? 'BAD_USER_INPUT' : 'GRAPHQL_VALIDATION_FAILED';
+  return new GraphQLError(error.message, {
+    nodes: error.nodes, source: error.source, positions: error.positions, path: error.path,
+    extensions: { ...error.extensions, code },
+  });
 }
 
 /**
