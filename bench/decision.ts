@@ -48,7 +48,15 @@ function decisionBody(n: number): string {
   return JSON.stringify({ query: QUERY, variables: { u: `user-${i % 200}`, s: `session-${i % 200}`, c: candidates, r: 'berlin' } });
 }
 
-const isOk = (r: { status: number; body: string }) => r.status === 200 && !r.body.includes('"errors"');
+// Failures by cause (HTTP status and GraphQL error code), so an error count can be explained.
+const failures: Record<string, number> = {};
+function isOk(r: { status: number; body: string }): boolean {
+  if (r.status === 200 && !r.body.includes('"errors"')) return true;
+  const code = /"code":"([A-Z_]+)"/.exec(r.body)?.[1] ?? 'none';
+  const key = `${r.status} ${code}`;
+  failures[key] = (failures[key] ?? 0) + 1;
+  return false;
+}
 
 interface Run { decisionsPerS: number; p50: number; p99: number; errors: number; count: number; coresUsed?: Record<string, number> }
 
@@ -68,7 +76,7 @@ async function closedLoop(url: string, n: number, clients: number): Promise<Run>
   const worker = async () => {
     while (!stop) {
       const t0 = performance.now();
-      const res = await post(url, decisionBody(n)).catch(() => ({ status: 0, body: '' }));
+      const res = await post(url, decisionBody(n)).catch((e: Error) => ({ status: 0, body: `"code":"${e.message.replace(/\W/g, '_').toUpperCase().slice(0, 40)}"` }));
       if (!measuring) continue;
       if (isOk(res)) lat.push(performance.now() - t0); else errors++;
     }
@@ -195,7 +203,7 @@ async function main() {
     Object.assign(results, {
       closedLoop: closed, openLoop50: open, sqlFloor50: floor,
       gatewayOverFloorThroughput: Math.round((floor.decisionsPerS / gateway50.decisionsPerS) * 100) / 100,
-      gatewayRssMiB: rssMiB(gw.pid), purchaseStream: purchases,
+      gatewayRssMiB: rssMiB(gw.pid), purchaseStream: purchases, failures,
     });
   } finally {
     await gw.stop();
