@@ -3,9 +3,10 @@
 // 16 clients for 1/50/200 candidates, open loop at fixed rates, and the SQL
 // floor (the same reads straight through postgres.js) in the same run.
 import fs from 'node:fs';
-import http from 'node:http';
 import { readFacts, readState, readVelocity } from '../src/reads/decision-sql.js';
-import { benchDatabase, cpuSnapshot, cpuSplit, machine, percentile, rssMiB, seedCatalog, skuName, startGateway } from './setup.js';
+import {
+  benchDatabase, closeHttpAgent, cpuSnapshot, cpuSplit, httpPost, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
+} from './setup.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 10);
 const WARMUP = 2;
@@ -23,22 +24,7 @@ const QUERY = `query D($u: ID!, $s: ID, $c: [ID!]!, $r: String) {
   }
 }`;
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-function post(url: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, {
-      method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { data += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = httpPost;
 
 let counter = 0;
 function decisionBody(n: number): string {
@@ -208,7 +194,7 @@ async function main() {
   } finally {
     await gw.stop();
     await db.close();
-    agent.destroy();
+    closeHttpAgent();
   }
   fs.mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/decision-${String(results.when).replace(/[:.]/g, '-')}.json`;

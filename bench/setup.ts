@@ -2,6 +2,7 @@
 // embedded one), a catalog, and the gateway as a separate process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -134,3 +135,23 @@ export function cpuSplit(before: ReturnType<typeof cpuSnapshot>, after: ReturnTy
   }
   return Object.fromEntries(Object.entries(roles).map(([k, v]) => [k, Math.round((v / seconds) * 100) / 100]));
 }
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** POST a JSON body over a keep-alive agent (cheaper per request than fetch, so the load generator stays small). */
+export function httpPost(url: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export const closeHttpAgent = () => agent.destroy();

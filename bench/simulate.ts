@@ -5,13 +5,12 @@
 // (promoted, but out of stock or held for the whole decision) can be proven.
 // Writes docs/simulation.json and docs/simulation.svg, prints a markdown table.
 import fs from 'node:fs';
-import http from 'node:http';
 import { createClient } from 'redis';
 import { createSql, type Sql } from '../src/db/client.js';
 import { recordEvents } from '../src/writes/events.js';
 import { upsertItems } from '../src/writes/items.js';
 import { setPolicyFlag } from '../src/writes/policy.js';
-import { benchDatabase, machine, percentile, seedCatalog, skuName, startGateway } from './setup.js';
+import { benchDatabase, closeHttpAgent, httpPost, machine, percentile, seedCatalog, skuName, startGateway } from './setup.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] || fallback);
 const S = {
@@ -72,21 +71,10 @@ const QUERY = `query D($u: ID!, $s: ID, $c: [ID!]!, $r: String) {
     candidates { sku eligible inventory { available reserved } velocity { salesLast5m } }
   }
 }`;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-function post(url: string, body: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, {
-      method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { data += c; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(data) : reject(new Error(`HTTP ${res.statusCode}: ${data}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+async function post(url: string, body: string): Promise<string> {
+  const res = await httpPost(url, body);
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.body}`);
+  return res.body;
 }
 
 interface GatewayReply {
@@ -528,7 +516,7 @@ async function main() {
     await gw.stop();
     await Promise.all([...SIGNALS.map((sig) => pools[sig].end()), writes.end()]);
     await redis?.close();
-    agent.destroy();
+    closeHttpAgent();
     await db.close();
   }
 }
