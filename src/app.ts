@@ -9,6 +9,7 @@ import type { ChangeHub } from './live/hub.js';
 import { yogaLogging, type Logger } from './logger.js';
 import { useInputErrorCodes } from './plugins/input-error-codes.js';
 import { limitPlugins } from './plugins/limits.js';
+import { useMetrics } from './plugins/metrics.js';
 import { useReadiness } from './plugins/readiness.js';
 import { useSnapshotTransaction, type SnapshotOptions } from './plugins/snapshot.js';
 import { schema } from './schema/index.js';
@@ -21,6 +22,8 @@ export interface AppOptions extends SnapshotOptions {
   graphiql?: boolean;
   /** Concurrent requests before 503 (default 256). */
   maxInFlight?: number;
+  /** For the pool-size gauge. */
+  poolMax?: number;
 }
 
 export type App = YogaServerInstance<Record<string, never>, Context>;
@@ -34,6 +37,7 @@ export function createApp(opts: AppOptions): App {
     landingPage: false,
     context: () => ({ sql, hub: opts.hub }),
     plugins: [
+      useMetrics(sql, opts.hub, opts.poolMax ?? 0),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
       useGraphQlJit(),

@@ -13,14 +13,16 @@ import type { SnapshotOptions } from './plugins/snapshot.js';
 
 export interface Gateway { app: App; hub: ChangeHub; server: Server; wss: WebSocketServer; port: number; close(): Promise<void> }
 
-export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | 'livePollMs' | 'maxInFlight'
+export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | 'livePollMs' | 'maxInFlight' | 'poolMax'
   | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'>;
 
 export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, opts: SnapshotOptions = {}): Promise<Gateway> {
   const hub = new ChangeHub({ sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs });
   await hub.start();
   const stopMaintenance = startMaintenance(sql, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
-  const app = createApp({ sql, hub, logger, production: config.production, maxInFlight: config.maxInFlight, ...opts });
+  const app = createApp({
+    sql, hub, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax, ...opts,
+  });
   const server = createServer(app);
   const wss = attachWebSocket(server, app);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));

@@ -13,9 +13,13 @@ const dataDir = path.resolve('.data', `restart-${process.pid}-${Date.now()}`);
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 describe('embedded PostgreSQL', () => {
-  it('keeps data across a stop and a start', async () => {
+  it('keeps data across a stop and a start, without hooking the process exit code', async () => {
     const port = await freePort();
+    const exitHooks = () => ['beforeExit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'message'].map((e) => process.listenerCount(e));
+    const hooksBefore = exitHooks();
     const first = await startEmbedded({ dataDir, port });
+    // async-exit-hook would process.exit(0) on beforeExit: a failing test run would exit green.
+    expect(exitHooks()).toEqual(hooksBefore);
     await migrate(first.url);
     const sql = postgres(first.url, { max: 1, onnotice: () => {} });
     await upsertItems(sql, [{ sku: 'persisted', title: 'Kept', category: 'c', priceMinor: 100, currency: 'EUR', available: 3 }]);

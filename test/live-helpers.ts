@@ -12,7 +12,7 @@ export async function liveGateway(overrides: Partial<GatewayConfig> = {}): Promi
   const sql = createSql(inject('databaseUrl'), { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
   const gw = await startGateway(sql, {
     port: 0, host: '127.0.0.1', liveBufferLimit: 10_000, livePollMs: 1000,
-    changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, maxInFlight: 256, ...overrides,
+    changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, maxInFlight: 256, poolMax: 10, ...overrides,
   }, createLogger('silent'));
   return {
     ...gw, sql,

@@ -21,16 +21,16 @@ afterAll(async () => {
 it('prunes velocity checkpoints no window can reach, without changing any window', async () => {
   const k = `${p}-a`;
   ok(await gw.gql(UPSERT, { items: items(p, { a: {} }) }));
+  const [{ s0 }] = (await gw.sql`select floor(extract(epoch from now()))::int as s0`) as unknown as [{ s0: number }];
   await gw.sql`
-    with t as (select floor(extract(epoch from now()))::bigint as s)
     insert into velocity_seconds (sku, sec, sales_cum, clicks_cum)
-    select ${k}, t.s - d, c, c from t, (values (1000, 1), (800, 2), (500, 3), (400, 4), (100, 6), (10, 7)) as v(d, c)`;
+    select ${k}, ${s0} - d, c, c from (values (1000, 1), (800, 2), (500, 3), (400, 4), (100, 6), (10, 7)) as v(d, c)`;
   await gw.sql`update sku_counters set sales_total = 8, clicks_total = 8 where sku = ${k}`;
   const velocity = async () => ok(await gw.gql(DECISION, { u: 'u', c: [k] })).decisionContext.candidates[0].velocity;
   const before = await velocity();
   expect(before).toEqual({ salesLast5s: 1, salesLast5m: 4, clicksLast30s: 2 });
   await pruneVelocity(gw.sql);
-  const left = await gw.sql`select (floor(extract(epoch from now()))::bigint - sec)::int as age from velocity_seconds where sku = ${k} order by sec`;
+  const left = await gw.sql`select (${s0} - sec)::int as age from velocity_seconds where sku = ${k} order by sec`;
   expect(left.map((r) => r.age)).toEqual([400, 100, 10]);
   expect(await velocity()).toEqual(before);
 });

