@@ -8,6 +8,8 @@ import { maskError } from './errors.js';
 import type { ChangeHub } from './live/hub.js';
 import { yogaLogging, type Logger } from './logger.js';
 import { useInputErrorCodes } from './plugins/input-error-codes.js';
+import type { KeyStore, Principal } from './auth/keys.js';
+import { useAuth } from './plugins/auth.js';
 import { limitPlugins } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
 import { useReadiness } from './plugins/readiness.js';
@@ -17,6 +19,8 @@ import { schema } from './schema/index.js';
 export interface AppOptions extends SnapshotOptions {
   sql: Sql;
   hub?: ChangeHub;
+  /** API keys; without a store every caller is allowed. */
+  keys?: KeyStore;
   logger: Logger;
   production?: boolean;
   graphiql?: boolean;
@@ -30,13 +34,16 @@ export type App = YogaServerInstance<Record<string, never>, Context>;
 
 export function createApp(opts: AppOptions): App {
   const { sql, logger } = opts;
+  const principals = new WeakMap<Request, Principal>();
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: opts.graphiql ?? true,
     landingPage: false,
-    context: () => ({ sql, hub: opts.hub }),
+    context: ({ request, principal }: { request: Request; principal?: Principal }) =>
+      ({ sql, hub: opts.hub, principal: principal ?? principals.get(request) }),
     plugins: [
+      ...(opts.keys ? [useAuth(opts.keys, principals)] : []),
       useMetrics(sql, opts.hub, opts.poolMax ?? 0),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.

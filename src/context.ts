@@ -1,6 +1,7 @@
 // What every resolver receives. `loaders` exists only inside a query's
 // snapshot transaction (set by plugins/snapshot.ts); mutations use `sql`.
 import type { Sql } from './db/client.js';
+import type { Principal } from './auth/keys.js';
 import type { ChangeHub } from './live/hub.js';
 import type { Loaders } from './reads/loaders.js';
 import { DomainError } from './errors.js';
@@ -9,6 +10,8 @@ export interface Context {
   sql: Sql;
   loaders?: Loaders;
   hub?: ChangeHub;
+  /** The caller (set by plugins/auth.ts; absent when auth is not wired, e.g. in unit tests). */
+  principal?: Principal;
 }
 
 export function loadersOf(ctx: Context): Loaders {

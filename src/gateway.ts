@@ -5,13 +5,14 @@ import type { WebSocketServer } from 'ws';
 import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
 import type { Sql } from './db/client.js';
+import { KeyStore } from './auth/keys.js';
 import { startMaintenance } from './db/maintenance.js';
 import { ChangeHub } from './live/hub.js';
 import { attachWebSocket } from './live/ws.js';
 import type { Logger } from './logger.js';
 import type { SnapshotOptions } from './plugins/snapshot.js';
 
-export interface Gateway { app: App; hub: ChangeHub; server: Server; wss: WebSocketServer; port: number; close(): Promise<void> }
+export interface Gateway { app: App; hub: ChangeHub; keys: KeyStore; server: Server; wss: WebSocketServer; port: number; close(): Promise<void> }
 
 export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | 'livePollMs' | 'maxInFlight' | 'poolMax'
   | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'>;
@@ -19,22 +20,25 @@ export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | '
 export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, opts: SnapshotOptions = {}): Promise<Gateway> {
   const hub = new ChangeHub({ sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs });
   await hub.start();
+  const keys = new KeyStore(sql, logger);
+  await keys.start();
   const stopMaintenance = startMaintenance(sql, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
   const app = createApp({
-    sql, hub, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax, ...opts,
+    sql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax, ...opts,
   });
   const server = createServer(app);
-  const wss = attachWebSocket(server, app);
+  const wss = attachWebSocket(server, app, keys);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const port = (server.address() as { port: number }).port;
 
   return {
-    app, hub, server, wss, port,
+    app, hub, keys, server, wss, port,
     // Stop accepting, end subscriptions with a resumable cursor, finish in-flight requests.
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       stopMaintenance();
       await hub.stop();
+      await keys.stop();
       // Give open subscriptions a moment to deliver their final UNAVAILABLE (with the cursor to resume from).
       for (let waited = 0; hub.subscriberCount > 0 && waited < 2000; waited += 20) await new Promise((r) => setTimeout(r, 20));
       for (const ws of wss.clients) ws.close(1001, 'gateway shutting down');

@@ -8,8 +8,8 @@ import { createLogger } from '../src/logger.js';
 
 export interface LiveGateway extends Gateway { sql: Sql; url: string; wsUrl: string; stop(): Promise<void> }
 
-export async function liveGateway(overrides: Partial<GatewayConfig> = {}): Promise<LiveGateway> {
-  const sql = createSql(inject('databaseUrl'), { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
+export async function liveGateway(overrides: Partial<GatewayConfig> = {}, url = inject('databaseUrl')): Promise<LiveGateway> {
+  const sql = createSql(url, { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
   const gw = await startGateway(sql, {
     port: 0, host: '127.0.0.1', liveBufferLimit: 10_000, livePollMs: 1000,
     changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, maxInFlight: 256, poolMax: 10, ...overrides,
@@ -55,8 +55,8 @@ function collector<T>(): Stream<T> & { push(x: T): void; fail(e: unknown): void;
   };
 }
 
-export function wsClient(url: string): Client {
-  return createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+export function wsClient(url: string, connectionParams?: Record<string, unknown>): Client {
+  return createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams });
 }
 
 /** Subscribe over graphql-ws; items are the `data` of each result. */
@@ -112,6 +112,12 @@ export function sseSubscribe<T = any>(url: string, query: string, variables: Rec
 export async function post(url: string, query: string, variables: Record<string, unknown> = {}) {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
   return res.json() as Promise<any>;
+}
+
+/** POST with headers; returns the status and the parsed body. */
+export async function postAs(url: string, headers: Record<string, string>, query: string, variables: Record<string, unknown> = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+  return { status: res.status, body: (await res.json()) as any };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { startEmbedded, type EmbeddedServer } from './embedded.js';
+import postgres from 'postgres';
+import { embeddedUrl, startEmbedded, type EmbeddedServer } from './embedded.js';
 import { migrate } from './migrate.js';
 
 export interface Database {
@@ -30,4 +31,22 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   }
   await migrate(url);
   return { url, embedded, fresh };
+}
+
+/**
+ * For one-off scripts (seed, keys): with the embedded default, use the server a
+ * running gateway already started on the same port rather than starting another.
+ */
+export async function openForScript(config: Config, logger: Logger): Promise<Database> {
+  if (!config.databaseUrl) {
+    const url = embeddedUrl(config.embeddedPort);
+    const probe = postgres(url, { max: 1, connect_timeout: 1, onnotice: () => {} });
+    const running = await probe`select 1`.then(() => true, () => false);
+    await probe.end();
+    if (running) {
+      await migrate(url);
+      return { url, embedded: null, fresh: false };
+    }
+  }
+  return openDatabase(config, logger);
 }

@@ -15,6 +15,8 @@ export interface EmbeddedServer {
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 
+export const embeddedUrl = (port: number) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+
 interface Ids { uid: number; gid: number }
 
 function postgresUserIds(): Ids | undefined {
@@ -110,7 +112,7 @@ export async function startEmbedded(opts: {
   const killOnExit = () => (pg as unknown as { process?: { kill(signal: string): void } }).process?.kill('SIGINT');
   process.on('exit', killOnExit);
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: embeddedUrl(port),
     port,
     dataDir,
     stop: async () => {

@@ -120,3 +120,13 @@ export const changeLogMeta = pgTable('change_log_meta', {
   id: integer('id').primaryKey().default(1),
   prunedThrough: bigint('pruned_through', { mode: 'number' }).notNull().default(0),
 });
+
+// API keys: only a SHA-256 of the secret is stored. Auth is on while any key is active.
+export const apiKeys = pgTable('api_keys', {
+  id: text('id').primaryKey(),
+  secretHash: text('secret_hash').notNull(),
+  role: text('role').notNull(),
+  name: text('name').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  revokedAt: ts('revoked_at'),
+});

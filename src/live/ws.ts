@@ -5,17 +5,29 @@ import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { App } from '../app.js';
+import type { KeyStore, Principal } from '../auth/keys.js';
+import { authenticate } from '../plugins/auth.js';
 
 interface EnvelopRoot { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown }
 
-export function attachWebSocket(server: Server, app: App): WebSocketServer {
+export function attachWebSocket(server: Server, app: App, keys?: KeyStore): WebSocketServer {
   const wss = new WebSocketServer({ server, path: app.graphqlEndpoint });
+  const principals = new WeakMap<object, Principal>();
   useServer({
+    // A missing or wrong key closes the socket cleanly (4403 Forbidden) before any subscription.
+    onConnect: (ctx) => {
+      if (!keys) return true;
+      const params = ctx.connectionParams ?? {};
+      const principal = authenticate(keys, String(params.authorization ?? params.Authorization ?? ''));
+      if (!principal) return false;
+      principals.set(ctx.extra, principal);
+      return true;
+    },
     execute: (args) => (args.rootValue as EnvelopRoot).execute(args) as never,
     subscribe: (args) => (args.rootValue as EnvelopRoot).subscribe(args) as never,
     onSubscribe: async (ctx, _id, params) => {
       const { schema, execute, subscribe, contextFactory, parse, validate } = app.getEnveloped({
-        ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params,
+        ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, principal: principals.get(ctx.extra),
       });
       const args: ExecutionArgs = {
         schema,

@@ -1,13 +1,13 @@
 // `npm run seed`: load the demo data set into DATABASE_URL (or the embedded database).
 import { loadConfig } from '../config.js';
 import { createSql } from '../db/client.js';
-import { openDatabase } from '../db/database.js';
+import { openForScript } from '../db/database.js';
 import { seedDemo } from '../db/seed.js';
 import { createLogger } from '../logger.js';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
-const db = await openDatabase(config, logger);
+const db = await openForScript(config, logger);
 const sql = createSql(db.url, config);
 try {
   await seedDemo(sql);
