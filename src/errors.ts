@@ -61,6 +61,9 @@ export function maskError(log: (err: unknown) => void) {
         nodes: error.nodes, path: error.path, extensions: { code: 'INTERNAL_SERVER_ERROR' },
       });
     }
+    if (isUnavailable(error)) {
+      return new GraphQLError('The database is unavailable; retry shortly.', { extensions: { code: 'UNAVAILABLE' } });
+    }
     log(error);
     return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };

@@ -13,7 +13,7 @@ export async function liveGateway(overrides: Partial<GatewayConfig> = {}, url = 
   const gw = await startGateway(sql, {
     port: 0, host: '127.0.0.1', liveBufferLimit: 10_000, livePollMs: 1000,
     changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, maxInFlight: 256, poolMax: 10, ...overrides,
-  }, createLogger('silent'));
+  }, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   return {
     ...gw, sql,
     url: `http://127.0.0.1:${gw.port}/graphql`,

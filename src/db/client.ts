@@ -18,6 +18,9 @@ export function createSql(
     max: config.poolMax,
     connect_timeout: config.connectTimeoutSeconds,
     idle_timeout: 60,
+    // Retry a lost database every 0.2 s instead of the driver's backoff (up to 20 s, during which
+    // queued queries wait without any timeout): during an outage calls fail fast, after it they recover at once.
+    backoff: () => 0.2,
     onnotice: () => {},
     types: { timestamptz },
     connection: {
