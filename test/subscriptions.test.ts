@@ -66,6 +66,21 @@ describe('inventoryChanged over graphql-ws', () => {
   });
 });
 
+describe('filters', () => {
+  it('apply when written inline in the document, not only as variables', async () => {
+    const client = wsClient(gw.wsUrl);
+    const s = wsSubscribe(client, `subscription { inventoryChanged(skus: ["${sku('c')}"]) { sku available } }`);
+    await until(() => gw.hub.subscriberCount === 1);
+    await post(gw.url, SET, { sku: sku('b'), n: 50 });
+    await post(gw.url, SET, { sku: sku('c'), n: 51 });
+    await s.waitFor(1);
+    await sleep(300);
+    expect(s.items.map((x: any) => x.inventoryChanged)).toEqual([{ sku: sku('c'), available: 51 }]);
+    s.close();
+    await client.dispose();
+  });
+});
+
 describe('policyFlipped over SSE', () => {
   it('pushes flips of active only, filtered by scope', async () => {
     const before = gw.hub.subscriberCount;
