@@ -1,7 +1,6 @@
 // Assembles the GraphQL server: schema, the snapshot-transaction plugin, error
 // masking. Shared by server.ts, the tests and the benchmarks.
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getOperationAST } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Context } from './context.js';
 import type { Sql } from './db/client.js';
@@ -48,9 +47,8 @@ export function createApp(opts: AppOptions): App {
       useMetrics(sql, opts.hub, opts.poolMax ?? 0),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
-      // graphql-jit drops literal arguments of subscription fields (inventoryChanged(skus: ["a"]) would
-      // arrive unfiltered), so subscriptions run on graphql-js; queries and mutations are compiled.
-      useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation !== 'subscription' }),
+      // (Its compiled subscribe drops literal arguments; schema/subscriptions.ts reads them from the document.)
+      useGraphQlJit(),
       useSnapshotTransaction(sql, opts),
       useInputErrorCodes(),
       useReadiness(sql, opts.hub),

@@ -1,3 +1,4 @@
+import { getArgumentValues, type GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
@@ -44,13 +45,22 @@ function deliver<T>(d: Delivery): T {
   return d as T;
 }
 
+/**
+ * The field's arguments, read from the document itself: graphql-jit's compiled
+ * subscribe drops literal arguments (skus: ["a"]), so do not trust `args` here.
+ */
+function argumentsOf(info: GraphQLResolveInfo): Record<string, unknown> {
+  return getArgumentValues(info.parentType.getFields()[info.fieldName]!, info.fieldNodes[0]!, info.variableValues);
+}
+
 const skusArg = z.array(id).max(MAX_CANDIDATES, `must hold at most ${MAX_CANDIDATES} SKUs`).nullable();
 
 builder.subscriptionField('inventoryChanged', (t) => t.field({
   type: InventoryChange,
   description: 'Every committed change of `available` (setInventory, purchases, upsertItems). skus null = every SKU.',
   args: { skus: t.arg.idList(), after: t.arg.string() },
-  subscribe: (_, args, ctx) => {
+  subscribe: (_, _args, ctx, info) => {
+    const args = argumentsOf(info) as { skus?: string[] | null; after?: string | null };
     const skus = parseInput(skusArg, args.skus?.map(String) ?? null, 'skus');
     const filter: Filter = { topic: 'inventory', keys: skus && new Set(skus) };
     return hubOf(ctx).subscribe(filter, args.after);
@@ -62,7 +72,8 @@ builder.subscriptionField('policyFlipped', (t) => t.field({
   type: PolicyFlip,
   description: 'Every setPolicyFlag that changed a flag\'s `active`. scopes null = all scopes.',
   args: { scopes: t.arg({ type: [PolicyScope] }), after: t.arg.string() },
-  subscribe: (_, args, ctx) => {
+  subscribe: (_, _args, ctx, info) => {
+    const args = argumentsOf(info) as { scopes?: string[] | null; after?: string | null };
     const filter: Filter = { topic: 'policy', keys: args.scopes ? new Set(args.scopes) : null };
     return hubOf(ctx).subscribe(filter, args.after);
   },
