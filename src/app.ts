@@ -1,7 +1,8 @@
 // Assembles the GraphQL server: schema, the snapshot-transaction plugin, error
 // masking. Shared by server.ts, the tests and the benchmarks.
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { NoSchemaIntrospectionCustomRule } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Context } from './context.js';
 import type { Sql } from './db/client.js';
 import { maskError } from './errors.js';
@@ -24,11 +25,17 @@ export interface AppOptions extends SnapshotOptions {
   logger: Logger;
   production?: boolean;
   graphiql?: boolean;
+  /** Schema introspection (on by default: exploring in GraphiQL is a use). */
+  introspection?: boolean;
+  /** Operations per batched HTTP request (0: batching off). */
+  maxBatch?: number;
   /** Concurrent requests before 503 (default 256). */
   maxInFlight?: number;
   /** For the pool-size gauge. */
   poolMax?: number;
 }
+
+const noIntrospection: Plugin = { onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) };
 
 export type App = YogaServerInstance<Record<string, never>, Context>;
 
@@ -39,10 +46,12 @@ export function createApp(opts: AppOptions): App {
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: opts.graphiql ?? true,
+    batching: (opts.maxBatch ?? 10) > 0 ? { limit: opts.maxBatch ?? 10 } : false,
     landingPage: false,
     context: ({ request, principal }: { request: Request; principal?: Principal }) =>
       ({ sql, hub: opts.hub, principal: principal ?? principals.get(request) }),
     plugins: [
+      ...(opts.introspection === false ? [noIntrospection] : []),
       ...(opts.keys ? [useAuth(opts.keys, principals)] : []),
       useMetrics(sql, opts.hub, opts.poolMax ?? 0),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),

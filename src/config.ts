@@ -10,6 +10,9 @@ export interface Config {
   poolMax: number;
   workers: number;
   maxInFlight: number;
+  maxBatch: number;
+  graphiql: boolean;
+  introspection: boolean;
   connectTimeoutSeconds: number;
   statementTimeoutMs: number;
   liveBufferLimit: number;
@@ -28,6 +31,14 @@ function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
   return n;
 }
 
+function bool(name: string, fallback: boolean, env: NodeJS.ProcessEnv): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|on|yes)$/i.test(raw)) return true;
+  if (/^(0|false|off|no)$/i.test(raw)) return false;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: int('PORT', 4000, env),
@@ -39,6 +50,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolMax: int('PG_POOL_MAX', 10, env),
     workers: Math.max(1, int('WORKERS', 1, env)),
     maxInFlight: Math.max(1, int('MAX_IN_FLIGHT', 256, env)),
+    maxBatch: int('MAX_BATCH', 10, env),
+    graphiql: bool('GRAPHIQL', true, env),
+    introspection: bool('INTROSPECTION', true, env),
     connectTimeoutSeconds: int('PG_CONNECT_TIMEOUT_S', 2, env),
     statementTimeoutMs: int('PG_STATEMENT_TIMEOUT_MS', 2000, env),
     liveBufferLimit: int('LIVE_BUFFER_LIMIT', 10_000, env),

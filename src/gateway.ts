@@ -9,12 +9,13 @@ import { KeyStore } from './auth/keys.js';
 import { startMaintenance } from './db/maintenance.js';
 import { ChangeHub } from './live/hub.js';
 import { attachWebSocket } from './live/ws.js';
-import type { Logger } from './logger.js';
+import { withRequestId, type Logger } from './logger.js';
 import type { SnapshotOptions } from './plugins/snapshot.js';
 
 export interface Gateway { app: App; hub: ChangeHub; keys: KeyStore; server: Server; wss: WebSocketServer; port: number; close(): Promise<void> }
 
 export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | 'livePollMs' | 'maxInFlight' | 'poolMax'
+  | 'graphiql' | 'introspection' | 'maxBatch'
   | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'>;
 
 export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, opts: SnapshotOptions = {}): Promise<Gateway> {
@@ -24,9 +25,10 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
   await keys.start();
   const stopMaintenance = startMaintenance(sql, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
   const app = createApp({
-    sql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax, ...opts,
+    sql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax,
+    graphiql: config.graphiql, introspection: config.introspection, maxBatch: config.maxBatch, ...opts,
   });
-  const server = createServer(app);
+  const server = createServer(withRequestId(logger, app));
   const wss = attachWebSocket(server, app, keys);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const port = (server.address() as { port: number }).port;

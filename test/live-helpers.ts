@@ -8,12 +8,15 @@ import { createLogger } from '../src/logger.js';
 
 export interface LiveGateway extends Gateway { sql: Sql; url: string; wsUrl: string; stop(): Promise<void> }
 
-export async function liveGateway(overrides: Partial<GatewayConfig> = {}, url = inject('databaseUrl')): Promise<LiveGateway> {
+export async function liveGateway(
+  overrides: Partial<GatewayConfig> = {}, url = inject('databaseUrl'), logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+): Promise<LiveGateway> {
   const sql = createSql(url, { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
   const gw = await startGateway(sql, {
     port: 0, host: '127.0.0.1', liveBufferLimit: 10_000, livePollMs: 1000,
-    changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, maxInFlight: 256, poolMax: 10, ...overrides,
-  }, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+    changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, maxInFlight: 256, poolMax: 10,
+    graphiql: true, introspection: true, maxBatch: 10, ...overrides,
+  }, logger);
   return {
     ...gw, sql,
     url: `http://127.0.0.1:${gw.port}/graphql`,

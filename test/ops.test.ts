@@ -1,5 +1,6 @@
 // Liveness and readiness for orchestrators.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.js';
 import { liveGateway, post, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 let gw: LiveGateway;
@@ -47,4 +48,40 @@ it('GET /metrics exposes request durations, error codes, statements per decision
   expect(text).toMatch(/gateway_subscribers\{[^}]*\} \d+/);
   expect(text).toMatch(/gateway_change_log_lag\{[^}]*\} \d+/);
   expect(text).toMatch(/gateway_pool_max\{[^}]*\} 10/);
+});
+
+it('tags every log line of a request with its request id, echoed in x-request-id', async () => {
+  const lines: string[] = [];
+  const logged = await liveGateway({}, undefined, createLogger('debug', { write: (l: string) => { lines.push(l); } }));
+  const res = await fetch(logged.url, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-123' },
+    body: JSON.stringify({ query: '{ __typename }' }),
+  });
+  expect(res.headers.get('x-request-id')).toBe('req-123');
+  const generated = (await fetch(logged.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }))
+    .headers.get('x-request-id');
+  expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+  await new Promise((r) => setTimeout(r, 50));
+  const records = lines.map((l) => JSON.parse(l));
+  expect(records.some((r) => r.requestId === 'req-123' && r.msg === 'request' && r.status === 200)).toBe(true);
+  expect(records.some((r) => r.requestId === generated)).toBe(true);
+  await logged.stop();
+});
+
+it('introspection and GraphiQL can be switched off; batched requests are limited', async () => {
+  const closed = await liveGateway({ introspection: false, graphiql: false, maxBatch: 2 });
+  const intro = await post(closed.url, '{ __schema { types { name } } }');
+  expect(intro.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  const page = await fetch(closed.url, { headers: { accept: 'text/html' } });
+  expect(await page.text()).not.toMatch(/graphiql/i);
+  const batch = (n: number) => fetch(closed.url, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(Array.from({ length: n }, () => ({ query: '{ __typename }' }))),
+  });
+  const two = await batch(2);
+  expect(await two.json()).toEqual([{ data: { __typename: 'Query' } }, { data: { __typename: 'Query' } }]);
+  const three = await batch(3);
+  expect(three.status).toBeLessThan(500);
+  expect(JSON.stringify(await three.json())).toMatch(/batch/i);
+  await closed.stop();
 });
