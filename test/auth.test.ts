@@ -2,7 +2,7 @@
 // Refused calls write nothing. Runs on a database of its own (keys turn auth on).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey, revokeKey, type Role } from '../src/auth/keys.js';
-import { items, ownDatabase } from './helpers.js';
+import { ownDatabase } from './helpers.js';
 import { liveGateway, postAs, sleep, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 let db: Awaited<ReturnType<typeof ownDatabase>>;
