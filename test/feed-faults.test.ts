@@ -96,6 +96,27 @@ describe('LISTEN connection lost', () => {
   });
 });
 
+describe('listener lost for good', () => {
+  it('is noticed through NOTIFY pings and re-established without losing a change', async () => {
+    const k = sku('relisten');
+    await post(gw.url, UPSERT, { items: items(p, { relisten: { available: 10 } }) });
+    const client = wsClient(gw.wsUrl);
+    const s = wsSubscribe(client, INV, { skus: [k] });
+    await until(() => gw.hub.subscriberCount === 1);
+    // Drop the LISTEN out from under the hub, as postgres.js does when re-listening after a lost connection fails.
+    await (gw.hub as unknown as { unlisten(): Promise<void> }).unlisten();
+    await post(gw.url, SET, { sku: k, n: 9 });
+    // With no polling, this arrives only once the missing pings got the hub to listen again (≈ 5 s).
+    expect((await s.waitFor(1, 15_000)).map((x: any) => x.inventoryChanged.available)).toEqual([9]);
+    await post(gw.url, SET, { sku: k, n: 8 });
+    const got = (await s.waitFor(2, 5_000)).map((x: any) => x.inventoryChanged.available);
+    expect(got).toEqual([9, 8]);
+    expect((await fetch(gw.url.replace('/graphql', '/ready'))).status).toBe(200);
+    s.close();
+    await client.dispose();
+  }, 40_000);
+});
+
 describe('slow consumers', () => {
   it('end with SLOW_CONSUMER and the last delivered cursor, from which the client resumes with no gap', async () => {
     const small = await liveGateway({ liveBufferLimit: 1000, livePollMs: 3_600_000 });

@@ -23,7 +23,8 @@ it('survives a database restart without losing, duplicating or inventing anythin
   const port = await freePort();
   pg = await startEmbedded({ dataDir, port });
   await migrate(pg.url);
-  gw = await liveGateway({ livePollMs: 500 }, pg.url);
+  // No safety-net polling: the feed must come back through LISTEN alone.
+  gw = await liveGateway({ livePollMs: 3_600_000 }, pg.url);
   const sku = 'outage-a';
   expect((await postAs(gw.url, {}, `mutation($i: [ItemInput!]!) { upsertItems(items: $i) { count } }`,
     { i: items('outage', { a: { available: 0 } }) })).status).toBe(200);

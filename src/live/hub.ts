@@ -28,6 +28,9 @@ export type Delivery = LoggedChange | StreamEnd;
 
 export const cursorOf = (seq: number) => String(seq);
 
+const PING = 'ping';
+const LISTEN_CHECK_MS = 2000;
+
 function parseCursor(after: string): number {
   if (!/^\d{1,15}$/.test(after)) throw new DomainError('BAD_USER_INPUT', `after: "${after}" is not a cursor from this gateway`);
   return Number(after);
@@ -39,6 +42,8 @@ export class ChangeHub {
   private reading: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
+  private checker: NodeJS.Timeout | undefined;
+  private lastPing = 0;
   private unlisten: (() => Promise<void>) | undefined;
   listening = false;
 
@@ -49,17 +54,43 @@ export class ChangeHub {
 
   async start(): Promise<void> {
     this.lastSeq = (await logBounds(this.opts.sql)).head;
-    const handle = await this.opts.sql.listen(CHANNEL, () => this.poke(), () => {
+    await this.listen();
+    this.timer = setInterval(() => this.poke(), this.opts.pollMs);
+    this.timer.unref();
+    this.checker = setInterval(() => void this.checkListener(), LISTEN_CHECK_MS);
+    this.checker.unref();
+  }
+
+  private async listen(): Promise<void> {
+    const handle = await this.opts.sql.listen(CHANNEL, (payload) => {
+      if (payload === PING) this.lastPing = Date.now();
+      this.poke();
+    }, () => {
       this.listening = true;
+      this.lastPing = Date.now();
       this.poke(); // (re)connected: catch up on whatever was committed meanwhile
     });
     this.unlisten = handle.unlisten;
-    this.timer = setInterval(() => this.poke(), this.opts.pollMs);
-    this.timer.unref();
+  }
+
+  /**
+   * postgres.js re-LISTENs after a lost connection once, and drops the channel
+   * if that attempt fails (the database still down). So ping ourselves through
+   * NOTIFY; when pings stop arriving, the listener is gone: say so (/ready) and
+   * listen again. The log is re-read on (re)listen, so nothing is missed.
+   */
+  private async checkListener(): Promise<void> {
+    if (Date.now() - this.lastPing > 2.5 * LISTEN_CHECK_MS && this.listening) {
+      this.listening = false;
+      this.opts.logger.warn('change listener lost; listening again');
+    }
+    if (!this.listening) await this.listen().catch(() => {});
+    await this.opts.sql`select pg_notify(${CHANNEL}, ${PING})`.catch(() => {});
   }
 
   async stop(reason?: DomainError): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.checker);
     await this.unlisten?.().catch(() => {});
     this.listening = false;
     for (const s of this.subscribers) s.end(reason);
