@@ -126,6 +126,20 @@ describe('keys', () => {
     expect((await postAs(gw.url, { authorization: `Bearer ${key}` }, OPERATIONS.decisionContext!.doc)).status).toBe(401);
   });
 
+  it('revoking the last active key locks the gateway rather than opening it', async () => {
+    const other = await ownDatabase();
+    const lone = await liveGateway({}, other.url);
+    const { id, key } = await createKey(lone.sql, 'reader', 'the only one');
+    for (let i = 0; i < 100 && !lone.keys.enabled; i++) await sleep(10);
+    expect((await postAs(lone.url, { authorization: `Bearer ${key}` }, '{ __typename }')).status).toBe(200);
+    await revokeKey(lone.sql, id);
+    for (let i = 0; i < 100 && lone.keys.verify(key); i++) await sleep(10);
+    expect((await postAs(lone.url, { authorization: `Bearer ${key}` }, '{ __typename }')).status).toBe(401);
+    expect((await postAs(lone.url, {}, '{ __typename }')).status).toBe(401);
+    await lone.stop();
+    await other.drop();
+  });
+
   it('health, readiness and metrics stay reachable without a key', async () => {
     for (const path of ['/health', '/ready', '/metrics']) {
       expect((await fetch(gw.url.replace('/graphql', path))).status).toBe(200);

@@ -37,13 +37,17 @@ export async function listKeys(sql: Sql) {
 
 export class KeyStore {
   private keys = new Map<string, { hash: Buffer; role: Role; name: string }>();
+  private anyKeyEver = false;
   private timer: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
 
   constructor(private readonly sql: Sql, private readonly logger: Logger) {}
 
-  /** Auth is on whenever at least one key is active. */
-  get enabled(): boolean { return this.keys.size > 0; }
+  /**
+   * Auth is on whenever a key exists — revoked ones included, so revoking the
+   * last key locks the gateway instead of opening it.
+   */
+  get enabled(): boolean { return this.anyKeyEver; }
 
   async start(): Promise<void> {
     await this.reload();
@@ -64,9 +68,11 @@ export class KeyStore {
 
   async reload(): Promise<void> {
     try {
-      const rows = await this.sql<{ id: string; secretHash: string; role: Role; name: string }[]>`
-        select id, secret_hash as "secretHash", role, name from api_keys where revoked_at is null`;
-      this.keys = new Map(rows.map((r) => [r.id, { hash: Buffer.from(r.secretHash, 'hex'), role: r.role, name: r.name }]));
+      const rows = await this.sql<{ id: string; secretHash: string; role: Role; name: string; revoked: boolean }[]>`
+        select id, secret_hash as "secretHash", role, name, revoked_at is not null as revoked from api_keys`;
+      this.anyKeyEver = rows.length > 0;
+      this.keys = new Map(rows.filter((r) => !r.revoked)
+        .map((r) => [r.id, { hash: Buffer.from(r.secretHash, 'hex'), role: r.role, name: r.name }]));
     } catch (err) {
       this.logger.warn({ err }, 'could not reload API keys; keeping the ones loaded');
     }
