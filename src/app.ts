@@ -11,6 +11,7 @@ import { yogaLogging, type Logger } from './logger.js';
 import { useInputErrorCodes } from './plugins/input-error-codes.js';
 import type { KeyStore, Principal } from './auth/keys.js';
 import { useAuth } from './plugins/auth.js';
+import { useBoard } from './plugins/board.js';
 import { limitPlugins } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
 import { useReadiness } from './plugins/readiness.js';
@@ -51,6 +52,7 @@ export function createApp(opts: AppOptions): App {
     context: ({ request, principal }: { request: Request; principal?: Principal }) =>
       ({ sql, hub: opts.hub, principal: principal ?? principals.get(request) }),
     plugins: [
+      useBoard(),
       ...(opts.introspection === false ? [noIntrospection] : []),
       ...(opts.keys ? [useAuth(opts.keys, principals)] : []),
       useMetrics(sql, opts.hub, opts.poolMax ?? 0),

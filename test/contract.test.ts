@@ -64,6 +64,17 @@ describe('decisionContext contract', () => {
     expect(d.session.lastEventAt).not.toBeNull();
   });
 
+  it('lists the catalog by search and category; the snapshot names its change-log position', async () => {
+    const q = `query($s: String, $c: String) { catalog(search: $s, category: $c) { sku category } }`;
+    expect(ok(await gw.gql(q, { s: `${p}-A` })).catalog).toEqual([{ sku: sku('a'), category: `${p}-cat` }]);
+    expect(ok(await gw.gql(q, { c: `${p}-cat` })).catalog.map((i: any) => i.sku)).toEqual([sku('a'), sku('b')]);
+    expect(ok(await gw.gql(q, { s: '%' })).catalog.filter((i: any) => i.sku.startsWith(p))).toEqual([]); // % is literal
+    const snap = ok(await gw.gql('{ decisionContext(userId: "u", candidates: []) { snapshot { cursor } } }')).decisionContext.snapshot;
+    const [head] = await gw.sql`select coalesce(max(seq), 0)::text as seq from change_log`;
+    expect(Number(snap.cursor)).toBeLessThanOrEqual(Number(head!.seq));
+    expect(Number(snap.cursor)).toBeGreaterThan(0);
+  });
+
   it('lets writes change what the next decision sees', async () => {
     ok(await gw.gql(`mutation { setInventory(sku: "${sku('b')}", available: 9, reserved: 4) { available reserved previous } }`));
     ok(await gw.gql(`mutation { setPrice(sku: "${sku('b')}", amountMinor: 800, currency: "EUR") { price { amountMinor listAmountMinor } } }`));

@@ -5,7 +5,7 @@ import { items, uid } from './helpers.js';
 import { liveGateway, post, sleep, sseSubscribe, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 const INV = `subscription($skus: [ID!], $after: String) {
-  inventoryChanged(skus: $skus, after: $after) { cursor sku available previous committedAt } }`;
+  inventoryChanged(skus: $skus, after: $after) { cursor sku available previous cause committedAt } }`;
 const FLIPS = `subscription($scopes: [PolicyScope!], $after: String) {
   policyFlipped(scopes: $scopes, after: $after) { cursor active committedAt flag { scope target kind active reason } } }`;
 const UPSERT = `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { count } }`;
@@ -54,10 +54,10 @@ describe('inventoryChanged over graphql-ws', () => {
     const got = (await s.waitFor(3)).map((x: any) => x.inventoryChanged);
     await sleep(300);
     expect(s.items).toHaveLength(3);
-    expect(got.map(({ sku: k, available, previous }: any) => ({ sku: k, available, previous }))).toEqual([
-      { sku: sku('a'), available: 9, previous: 10 },
-      { sku: sku('b'), available: 0, previous: 2 },
-      { sku: sku('c'), available: 7, previous: 5 },
+    expect(got.map(({ sku: k, available, previous, cause }: any) => ({ sku: k, available, previous, cause }))).toEqual([
+      { sku: sku('a'), available: 9, previous: 10, cause: 'SET_INVENTORY' },
+      { sku: sku('b'), available: 0, previous: 2, cause: 'PURCHASE' },
+      { sku: sku('c'), available: 7, previous: 5, cause: 'UPSERT' },
     ]);
     const cursors = got.map((x: any) => Number(x.cursor));
     expect([...cursors].sort((x, y) => x - y)).toEqual(cursors);

@@ -7,7 +7,8 @@ import type { FlagRow } from '../reads/decision-sql.js';
 export const CHANNEL = 'change_log';
 const CHANGE_LOG_LOCK = 72_310_002;
 
-export interface InventoryPayload { sku: string; available: number; previous: number | null }
+export type InventoryCause = 'PURCHASE' | 'SET_INVENTORY' | 'UPSERT';
+export interface InventoryPayload { sku: string; available: number; previous: number | null; cause?: InventoryCause }
 export interface PolicyPayload { flag: FlagRow }
 
 export type Change =
@@ -35,10 +36,10 @@ export async function appendChanges(tx: Tx, changes: Change[], unsafe: { skipCom
   await tx`select pg_notify(${CHANNEL}, '')`;
 }
 
-export function inventoryChanges(rows: { sku: string; available: number; previous: number | null }[]): Change[] {
+export function inventoryChanges(rows: { sku: string; available: number; previous: number | null }[], cause: InventoryCause): Change[] {
   return rows
     .filter((r) => r.available !== r.previous)
-    .map((r) => ({ topic: 'inventory', key: r.sku, payload: { sku: r.sku, available: r.available, previous: r.previous } }));
+    .map((r) => ({ topic: 'inventory', key: r.sku, payload: { sku: r.sku, available: r.available, previous: r.previous, cause } }));
 }
 
 export async function readChanges(db: Queryable, after: number, limit: number): Promise<LoggedChange[]> {

@@ -8,7 +8,7 @@ import type { KeyStore, Principal, Role } from '../auth/keys.js';
 import type { Context } from '../context.js';
 
 const OPEN: Principal = { id: 'open', role: 'admin', name: 'no keys configured' };
-const OPEN_PATHS = new Set(['/health', '/ready', '/metrics']);
+const OPEN_PATHS = new Set(['/health', '/ready', '/metrics', '/live', '/live/app.js']); // the board page is static; its API calls carry the key
 
 /** Who is calling, or null when auth is on and the key is missing or wrong. */
 export function authenticate(store: KeyStore, authorization: string | null | undefined): Principal | null {

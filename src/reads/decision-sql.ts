@@ -35,6 +35,8 @@ export interface FactsKey { userId: string; sessionId: string | null; region: st
 
 export interface Facts {
   snapshotId: string;
+  /** The newest change-log entry this snapshot sees: subscribe with after: it for a gap-free seam. */
+  changeCursor: string;
   readAt: Timestamp;
   segment: string | null;
   userFlags: FlagRow[];
@@ -59,6 +61,7 @@ export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
     )
     select
       pg_current_snapshot()::text as "snapshotId",
+      (select coalesce(max(seq), 0) from change_log)::text as "changeCursor",
       now() as "readAt",
       (select segment from users where id = ${userId}) as segment,
       (select coalesce(json_agg(${db.unsafe(FLAG_JSON)}), '[]')

@@ -15,6 +15,8 @@ export interface Loaders {
   eventLists: DataLoader<EventListKey, EventRow[], string>;
   /** Statements these loaders sent (for the per-decision metric). */
   statements: number;
+  /** The snapshot these loaders read from, for reads that need no batching. */
+  db: Queryable;
 }
 
 function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Promise<R[]>) {
@@ -27,6 +29,7 @@ function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Pro
 export function createLoaders(db: Queryable): Loaders {
   const loaders: Loaders = {
     statements: 0,
+    db,
     facts: new DataLoader((keys) => { loaders.statements += keys.length; return Promise.all(keys.map((k) => readFacts(db, k))); }, {
       cacheKeyFn: (k) => `${k.userId}\u0000${k.sessionId ?? ''}\u0000${k.region ?? ''}`,
     }),

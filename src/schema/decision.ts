@@ -9,11 +9,14 @@ import { UserContext } from './user.js';
 
 interface DecisionShape { userId: string; sessionId: string | null; candidates: string[]; region: string | null }
 
-const Snapshot = builder.objectRef<{ id: string; readAt: string }>('Snapshot').implement({
+const Snapshot = builder.objectRef<{ id: string; readAt: string; cursor: string }>('Snapshot').implement({
   description: 'The one Postgres snapshot every number in this decision was read from.',
   fields: (t) => ({
     id: t.exposeString('id', { description: 'pg_current_snapshot() of the read transaction.' }),
     readAt: t.expose('readAt', { type: 'DateTime', description: 'The transaction\'s now(); all windows end here.' }),
+    cursor: t.exposeString('cursor', {
+      description: 'The newest change this snapshot sees: subscribe with `after: cursor` to continue from this exact state.',
+    }),
   }),
 });
 
@@ -28,7 +31,7 @@ const DecisionContext = builder.objectRef<DecisionShape>('DecisionContext').impl
       type: Snapshot,
       resolve: async (d, _, ctx) => {
         const f = await facts(d, ctx);
-        return { id: f.snapshotId, readAt: f.readAt };
+        return { id: f.snapshotId, readAt: f.readAt, cursor: f.changeCursor };
       },
     }),
     user: t.field({ type: UserContext, resolve: async (d, _, ctx) => ({ id: d.userId, facts: await facts(d, ctx) }) }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { builder } from '../builder.js';
+import { loadersOf } from '../context.js';
 import { badInput, parseInput } from '../errors.js';
 import { upsertItems, type StockLevel as StockLevelShape } from '../writes/items.js';
 import { currency, id, MAX_ITEMS, nonNegative, text } from './inputs.js';
@@ -51,5 +52,30 @@ builder.mutationField('upsertItems', (t) => t.field({
       seen.add(it.sku);
     }
     return { count: items.length, stockChanges: await upsertItems(ctx.sql, items) };
+  },
+}));
+
+const catalogArgs = z.object({
+  search: z.string().max(200).nullable(),
+  category: z.string().max(200).nullable(),
+  limit: z.number().int().min(0).max(1000, 'must be at most 1000'),
+});
+
+builder.queryField('catalog', (t) => t.field({
+  type: [Item],
+  description: 'Items by SKU, filtered by a case-insensitive search on SKU or title and by category (for boards and tools).',
+  args: {
+    search: t.arg.string(),
+    category: t.arg.string(),
+    limit: t.arg.int({ defaultValue: 200, required: true }),
+  },
+  resolve: async (_, raw, ctx) => {
+    const a = parseInput(catalogArgs, { search: raw.search ?? null, category: raw.category ?? null, limit: raw.limit }, '');
+    const like = a.search === null ? null : `%${a.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return loadersOf(ctx).db<ItemShape[]>`
+      select sku, title, category from items
+      where (${like}::text is null or sku ilike ${like} or title ilike ${like})
+        and (${a.category}::text is null or category = ${a.category})
+      order by sku limit ${a.limit}`;
   },
 }));

@@ -10,6 +10,14 @@ import { PolicyFlag, PolicyScope } from './policy.js';
 
 type Logged<P> = LoggedChange & { payload: P };
 
+const InventoryChangeCause = builder.enumType('InventoryChangeCause', {
+  values: {
+    PURCHASE: { description: 'recordEvents: a purchase took stock (a sale).' },
+    SET_INVENTORY: { description: 'setInventory: a stock count or correction.' },
+    UPSERT: { description: 'upsertItems: a catalog load.' },
+  } as const,
+});
+
 const InventoryChange = builder.objectRef<Logged<InventoryPayload>>('InventoryChange').implement({
   description: 'A committed change of a SKU\'s available stock, in commit order.',
   fields: (t) => ({
@@ -17,6 +25,7 @@ const InventoryChange = builder.objectRef<Logged<InventoryPayload>>('InventoryCh
     sku: t.id({ resolve: (c) => c.payload.sku }),
     available: t.int({ resolve: (c) => c.payload.available }),
     previous: t.int({ nullable: true, description: 'Null for a SKU that did not exist before.', resolve: (c) => c.payload.previous }),
+    cause: t.field({ type: InventoryChangeCause, description: 'Which write moved the stock.', resolve: (c) => c.payload.cause ?? 'SET_INVENTORY' }),
     committedAt: t.field({ type: 'DateTime', resolve: (c) => c.committedAt }),
   }),
 });

@@ -72,7 +72,7 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
         select id, u, now() from unnest(${ids}::text[], ${ids.map((id) => sessions.get(id)!)}::text[]) as t(id, u)
         on conflict (id) do update set last_event_at = greatest(s.last_event_at, excluded.last_event_at)`;
     }
-    await appendChanges(tx, inventoryChanges(stock));
+    await appendChanges(tx, inventoryChanges(stock, 'PURCHASE'));
     return { accepted: events.length, stock };
   });
 }

@@ -39,7 +39,7 @@ export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLe
         list_amount_minor = excluded.list_amount_minor, updated_at = now()
       where (p.amount_minor, p.currency, p.list_amount_minor)
         is distinct from (excluded.amount_minor, excluded.currency, excluded.list_amount_minor)`;
-    await appendChanges(tx, inventoryChanges(stock));
+    await appendChanges(tx, inventoryChanges(stock, 'UPSERT'));
     return stock; // only SKUs whose stock changed
   });
 }
@@ -54,7 +54,7 @@ export async function setInventory(sql: Sql, sku: string, available: number, res
                           then now() else updated_at end
       where sku = ${sku}
       returning sku, available, reserved, updated_at as "updatedAt", (select available from prev) as previous`;
-    await appendChanges(tx, inventoryChanges([row!]));
+    await appendChanges(tx, inventoryChanges([row!], 'SET_INVENTORY'));
     return row!;
   });
 }
