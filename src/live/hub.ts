@@ -62,9 +62,10 @@ export class ChangeHub {
   }
 
   private async listen(): Promise<void> {
+    await this.unlisten?.().catch(() => {}); // a re-listen replaces the old listener, never adds to it
     const handle = await this.opts.sql.listen(CHANNEL, (payload) => {
-      if (payload === PING) this.lastPing = Date.now();
-      this.poke();
+      if (payload === PING) this.lastPing = Date.now(); // a ping says the listener works, not that anything changed
+      else this.poke();
     }, () => {
       this.listening = true;
       this.lastPing = Date.now();
