@@ -72,6 +72,18 @@ describe.runIf(runnable)('live board', () => {
     expect(await page.locator('tr[data-sku="board-b"]').getAttribute('class')).toContain('zero');
   });
 
+  it('reconnects by itself after its WebSocket drops, resuming from its last cursor', async () => {
+    for (const ws of gw.wss.clients) ws.terminate();
+    await page.waitForSelector('#status[data-state="reconnecting"]', { timeout: 5000 });
+    await post(gw.url, 'mutation { setInventory(sku: "board-a", available: 2) { available } }'); // lands while it is away
+    await page.waitForSelector('#status[data-state="connected"]', { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelector('tr[data-sku="board-a"] td.available')?.textContent === '2',
+      null, { timeout: 5000 });
+    await post(gw.url, 'mutation { setInventory(sku: "board-a", available: 1) { available } }');
+    await page.waitForFunction(() => document.querySelector('tr[data-sku="board-a"] td.available')?.textContent === '1',
+      null, { timeout: 2000 });
+  });
+
   it('sets a hold from the page that decisionContext then answers', async () => {
     page.once('dialog', (d) => void d.accept('supplier recall'));
     await page.click('tr[data-sku="board-c"] button[data-kind="QUALITY_HOLD"]');
