@@ -47,25 +47,16 @@ export function isUnavailable(err: unknown): boolean {
  */
 export function maskError(log: (err: unknown) => void) {
   return (error: unknown, message: string): Error => {
-    if (error instanceof GraphQLError) {
-      const original = error.originalError;
-      if (!original && error.extensions?.code === undefined) return withCode(error);
-      if (!original || original instanceof GraphQLError) return error;
-      if (isUnavailable(original)) {
-        return new GraphQLError('The database is unavailable; retry shortly.', {
-          nodes: error.nodes, path: error.path, extensions: { code: 'UNAVAILABLE' },
-        });
-      }
-      log(original);
-      return new GraphQLError(message, {
-        nodes: error.nodes, path: error.path, extensions: { code: 'INTERNAL_SERVER_ERROR' },
-      });
+    const located = error instanceof GraphQLError ? error : undefined;
+    const original = located ? located.originalError : error;
+    if (located && !original && located.extensions?.code === undefined) return withCode(located);
+    if (located && (!original || original instanceof GraphQLError)) return located;
+    const at = { nodes: located?.nodes, path: located?.path };
+    if (isUnavailable(original)) {
+      return new GraphQLError('The database is unavailable; retry shortly.', { ...at, extensions: { code: 'UNAVAILABLE' } });
     }
-    if (isUnavailable(error)) {
-      return new GraphQLError('The database is unavailable; retry shortly.', { extensions: { code: 'UNAVAILABLE' } });
-    }
-    log(error);
-    return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    log(original);
+    return new GraphQLError(message, { ...at, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };
 }
 
@@ -87,11 +78,5 @@ function withCode(error: GraphQLError): GraphQLError {
 export function withInputErrorCodes<R extends { errors?: readonly GraphQLError[] }>(result: R): R {
   const uncoded = (e: GraphQLError) => e.extensions?.code === undefined && !e.path && /^Variable "\$/.test(e.message);
   if (!result.errors?.some(uncoded)) return result;
-  return {
-    ...result,
-    errors: result.errors.map((e) => (uncoded(e)
-      ? new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions,
-        extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } })
-      : e)),
-  };
+  return { ...result, errors: result.errors.map((e) => (uncoded(e) ? withCode(e) : e)) };
 }
