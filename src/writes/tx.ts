@@ -2,14 +2,26 @@
 // sku_counters rows in SKU order (lockSkus): writers on one SKU queue up
 // instead of deadlocking, and velocity checkpoints stay monotonic.
 import type { Sql, Tx } from '../db/client.js';
+import { DomainError, isUnavailable } from '../errors.js';
 
 const RETRYABLE = new Set(['40P01', '40001']); // deadlock, serialization failure
 
 export async function inWriteTx<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    let committing = false;
     try {
-      return (await sql.begin('isolation level read committed read write', fn)) as T;
+      return (await sql.begin('isolation level read committed read write', async (tx) => {
+        const result = await fn(tx);
+        committing = true;
+        return result;
+      })) as T;
     } catch (err) {
+      // Lost while COMMIT was in flight: it may have been applied. Say so rather than claim a refusal.
+      if (committing && isUnavailable(err)) {
+        throw new DomainError('UNAVAILABLE',
+          'The database went away while committing: this write may or may not have been applied; read before retrying',
+          { outcome: 'UNKNOWN' });
+      }
       const code = (err as { code?: string }).code;
       if (attempt >= 3 || !code || !RETRYABLE.has(code)) throw err;
     }
