@@ -8,7 +8,7 @@ import type WebSocket from 'ws';
 import { appendChanges, type Change } from '../src/live/changelog.js';
 import { freePort } from './global-setup.js';
 import { items, uid } from './helpers.js';
-import { liveGateway, post, sleep, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
+import { liveGateway, post, sleep, until, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 const INV = `subscription($skus: [ID!], $after: String) { inventoryChanged(skus: $skus, after: $after) { cursor sku available } }`;
 const UPSERT = `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { count } }`;
@@ -17,20 +17,12 @@ const p = uid('faults');
 const sku = (n: string) => `${p}-${n}`;
 let gw: LiveGateway;
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
-
 beforeAll(async () => {
   // A long safety-net poll: recovery in these tests must come from NOTIFY and onlisten.
   gw = await liveGateway({ livePollMs: 3_600_000 });
   await post(gw.url, UPSERT, { items: items(p, { a: { available: 1000 }, b: { available: 1000 } }) });
 });
-afterEach(() => until(() => gw.hub.subscriberCount === 0));
+afterEach(() => until(() => gw.hub.subscriberCount === 0, 10_000));
 afterAll(() => gw.stop());
 
 const change = (k: string, available: number): Change => ({ topic: 'inventory', key: k, payload: { sku: k, available, previous: null } });
@@ -39,7 +31,7 @@ const change = (k: string, available: number): Change => ({ topic: 'inventory', 
 async function overlappingWriters(skipCommitOrderLock: boolean, k: string) {
   const client = wsClient(gw.wsUrl);
   const s = wsSubscribe(client, INV, { skus: [k] });
-  await until(() => gw.hub.subscriberCount === 1);
+  await until(() => gw.hub.subscriberCount === 1, 10_000);
   let releaseT1!: () => void;
   const t1Hold = new Promise<void>((r) => { releaseT1 = r; });
   let t1Appended!: () => void;
@@ -75,14 +67,14 @@ describe('LISTEN connection lost', () => {
   it('reconnects and re-reads the log from the last cursor: no gap, no duplicate', async () => {
     const client = wsClient(gw.wsUrl);
     const s = wsSubscribe(client, INV, { skus: [sku('a')] });
-    await until(() => gw.hub.subscriberCount > 0);
+    await until(() => gw.hub.subscriberCount > 0, 10_000);
     const writer = (async () => {
       for (let n = 999; n >= 940; n--) {
         await post(gw.url, SET, { sku: sku('a'), n });
         if (n % 20 === 0) await sleep(30);
       }
     })();
-    await until(() => s.items.length >= 10);
+    await until(() => s.items.length >= 10, 10_000);
     const killed = await gw.sql`select pg_terminate_backend(pid) as ok from pg_stat_activity
       where datname = current_database() and query ilike 'listen%' and pid <> pg_backend_pid()`;
     expect(killed.length).toBeGreaterThan(0);
@@ -102,7 +94,7 @@ describe('listener lost for good', () => {
     await post(gw.url, UPSERT, { items: items(p, { relisten: { available: 10 } }) });
     const client = wsClient(gw.wsUrl);
     const s = wsSubscribe(client, INV, { skus: [k] });
-    await until(() => gw.hub.subscriberCount === 1);
+    await until(() => gw.hub.subscriberCount === 1, 10_000);
     // Drop the LISTEN out from under the hub, as postgres.js does when re-listening after a lost connection fails.
     await (gw.hub as unknown as { unlisten(): Promise<void> }).unlisten();
     await post(gw.url, SET, { sku: k, n: 9 });
@@ -127,7 +119,7 @@ describe('slow consumers', () => {
     });
     const flooded = sku('flood');
     const s = wsSubscribe(client, INV, { skus: [flooded] });
-    await until(() => small.hub.subscriberCount === 1);
+    await until(() => small.hub.subscriberCount === 1, 10_000);
     // Stop reading the socket: once the kernel buffers are full the server's sends
     // back up, and the subscriber's bounded buffer overflows.
     (socket as any)._socket.pause();
@@ -173,7 +165,7 @@ describe('two gateway processes on one database', () => {
     const clientB = wsClient(`ws://127.0.0.1:${port}/graphql`);
     const a = wsSubscribe(clientA, INV, { skus: [k] });
     const b = wsSubscribe(clientB, INV, { skus: [k] });
-    await until(() => gw.hub.subscriberCount > 0);
+    await until(() => gw.hub.subscriberCount > 0, 10_000);
     await sleep(500); // the other process's subscription is registered by now
     for (let n = 49; n >= 30; n--) await post(n % 2 ? gw.url : `http://127.0.0.1:${port}/graphql`, SET, { sku: k, n });
     const want = Array.from({ length: 20 }, (_, i) => 49 - i);

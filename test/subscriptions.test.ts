@@ -2,7 +2,7 @@
 // changes, commit order, no gap, no duplicate, resumable from a cursor.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { items, uid } from './helpers.js';
-import { liveGateway, post, sleep, sseSubscribe, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
+import { liveGateway, post, sleep, sseSubscribe, until, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 const INV = `subscription($skus: [ID!], $after: String) {
   inventoryChanged(skus: $skus, after: $after) { cursor sku available previous cause committedAt } }`;
@@ -15,14 +15,6 @@ const SET = `mutation($sku: ID!, $n: Int!) { setInventory(sku: $sku, available: 
 let gw: LiveGateway;
 const p = uid('live');
 const sku = (n: string | number) => `${p}-${n}`;
-
-async function until(cond: () => boolean, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
 
 beforeAll(async () => {
   gw = await liveGateway();

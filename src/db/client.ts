@@ -6,7 +6,7 @@ import { timestamptz } from './timestamps.js';
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
-/** Anything that can run a tagged-template statement: the pool, a reserved connection or a transaction. */
+/** Anything that can run a tagged-template statement: the pool or a transaction. */
 export type Queryable = Sql | Tx;
 
 export function createSql(
