@@ -435,10 +435,12 @@ async function main() {
     const elapsedS = (performance.now() - t0) / 1000;
     const [purchaseStats, flipStats] = await Promise.all([purchases.stop(), flips.stop()]);
 
-    // salesLast5m equals sales_total only while no velocity checkpoint is 5 min old.
-    const [age] = await db.sql<{ s: number }[]>`
-      select (extract(epoch from now()) - min(sec))::int as s from velocity_seconds`;
-    const windowCoversRun = (age?.s ?? 0) < 295;
+    // salesLast5m equals sales_total only while no sale is older than the window (5 s of margin).
+    const [cover] = await db.sql<{ covers: boolean }[]>`
+      select coalesce(bool_and(velocity_total_at(sales_ring, ring_sec, sales_total,
+                                                  floor(extract(epoch from now()))::bigint - 295) = 0), true) as covers
+      from sku_counters`;
+    const windowCoversRun = cover!.covers;
 
     const perMinAtScale = SCALE.impressionsPerHour / 60;
     const rows = STRATEGIES.map((name) => {

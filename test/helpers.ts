@@ -84,12 +84,12 @@ export function ok<T>(res: GqlResponse<T>): T {
 }
 
 /** A database of its own, for tests that touch shared tables as a whole (retention, pruning). */
-export async function ownDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function ownDatabase({ migrated = true } = {}): Promise<{ url: string; drop(): Promise<void> }> {
   const admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => {} });
   const name = `gw_own_${Date.now()}_${randomUUID().slice(0, 6)}`;
   await admin.unsafe(`create database ${name}`);
   const url = withDatabase(inject('adminUrl'), name);
-  await migrate(url);
+  if (migrated) await migrate(url);
   return {
     url,
     async drop() {

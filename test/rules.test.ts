@@ -1,5 +1,6 @@
 // Each ineligibility reason, intent transitions and velocity windows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bumpCounters } from '../src/writes/velocity.js';
 import { DECISION, items, ok, RECORD, testGateway, uid, UPSERT } from './helpers.js';
 
 const gw = testGateway();
@@ -116,17 +117,13 @@ describe('velocity', () => {
     expect(d.candidates[0].inventory.available).toBe(7);
   });
 
-  it('sums per-second checkpoints over each window, measured back from the snapshot clock', async () => {
+  it('measures each window back from the snapshot clock', async () => {
     const k = sku('c2');
     // History: 5 sales 400 s ago, 3 more 100 s ago, 2 more now; clicks 4 at 60 s ago, 1 now.
-    await gw.sql`
-      with t as (select floor(extract(epoch from now()))::bigint as s)
-      insert into velocity_seconds (sku, sec, sales_cum, clicks_cum)
-      select ${k}, t.s - 400, 5, 0 from t union all
-      select ${k}, t.s - 100, 8, 0 from t union all
-      select ${k}, t.s - 60, 8, 4 from t union all
-      select ${k}, t.s, 10, 5 from t`;
-    await gw.sql`update sku_counters set sales_total = 10, clicks_total = 5 where sku = ${k}`;
+    const [{ s }] = (await gw.sql`select floor(extract(epoch from now()))::int as s`) as unknown as [{ s: number }];
+    for (const [ago, sales, clicks] of [[400, 5, 0], [100, 3, 0], [60, 0, 4], [0, 2, 1]] as const) {
+      await bumpCounters(gw.sql, [{ sku: k, sales, clicks }], s - ago);
+    }
     const d = await decide({ c: [k] });
     expect(d.candidates[0].velocity).toEqual({ salesLast5s: 2, salesLast5m: 5, clicksLast30s: 1 });
   });

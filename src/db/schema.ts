@@ -1,7 +1,7 @@
 // The data model. Signals are split by how they change: slowly changing item
 // state (items, inventory, prices, flags, fulfillment), per-SKU running totals
-// (sku_counters) with per-second checkpoints of those totals (velocity_seconds),
-// and the raw event log (events) that sessions and purchase history read.
+// with per-second rings of those totals (sku_counters), and the raw event log
+// (events) that sessions and purchase history read.
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -41,23 +41,30 @@ export const prices = pgTable('prices', {
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
 
-// Running totals per SKU. Every event write locks this row first (in SKU
-// order), which serializes writers per SKU and keeps checkpoints monotonic.
+// Running totals per SKU, and the velocity rings. Every event write locks this
+// row first (in SKU order), which serializes writers per SKU and keeps the
+// rings' seconds monotonic.
+//
+// A ring holds, slot (second mod length), the running total as of the end of
+// each of the last `length` seconds up to ring_sec (the newest write's second;
+// seconds without a write carry the total forward). A window is total −
+// total-as-of(window start): one array subscript in the SKU's own row, whatever
+// the traffic. Sales windows reach back 300 s, clicks 30 s; the extra slots are
+// margin for readers whose clock is behind the writer's. Storage is PLAIN (see
+// the migration): the ~3 KB row stays inline and uncompressed, so a read never
+// detoasts. velocity_push / velocity_total_at in drizzle/0003 do the arithmetic.
+export const SALES_RING = 310;
+export const CLICKS_RING = 40;
 export const skuCounters = pgTable('sku_counters', {
   sku: text('sku').primaryKey().references(() => items.sku),
   salesTotal: bigint('sales_total', { mode: 'number' }).notNull().default(0),
   clicksTotal: bigint('clicks_total', { mode: 'number' }).notNull().default(0),
+  ringSec: bigint('ring_sec', { mode: 'number' }).notNull().default(0),
+  salesRing: bigint('sales_ring', { mode: 'number' }).array().notNull()
+    .default(sql.raw(`array_fill(0::bigint, array[${SALES_RING}])`)),
+  clicksRing: bigint('clicks_ring', { mode: 'number' }).array().notNull()
+    .default(sql.raw(`array_fill(0::bigint, array[${CLICKS_RING}])`)),
 });
-
-// One row per SKU per second with activity, holding the running totals as of
-// the end of that second. A window sum is total - checkpoint(at window start):
-// one index probe per window whatever the traffic (a flash sale included).
-export const velocitySeconds = pgTable('velocity_seconds', {
-  sku: text('sku').notNull(),
-  sec: bigint('sec', { mode: 'number' }).notNull(),
-  salesCum: bigint('sales_cum', { mode: 'number' }).notNull(),
-  clicksCum: bigint('clicks_cum', { mode: 'number' }).notNull(),
-}, (t) => [primaryKey({ columns: [t.sku, t.sec] })]);
 
 export const users = pgTable('users', {
   id: text('id').primaryKey(),

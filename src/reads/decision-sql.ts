@@ -136,16 +136,14 @@ export function readState(db: Queryable, skus: readonly string[]): Promise<State
 
 export interface VelocityRow { sku: string; salesLast5s: number; salesLast5m: number; clicksLast30s: number }
 
-// total now − checkpoint at the window's start: three index probes per SKU.
+// total now − total as of the window's start, read from the SKU's ring: one
+// row per SKU, no scan, whatever the traffic (see sku_counters in db/schema.ts).
 export function readVelocity(db: Queryable, skus: readonly string[]): Promise<VelocityRow[]> {
   return db<VelocityRow[]>`
     select c.sku,
-      (k.sales_total - coalesce((select v.sales_cum from velocity_seconds v
-         where v.sku = c.sku and v.sec <= t.s - 5 order by v.sec desc limit 1), 0))::int as "salesLast5s",
-      (k.sales_total - coalesce((select v.sales_cum from velocity_seconds v
-         where v.sku = c.sku and v.sec <= t.s - 300 order by v.sec desc limit 1), 0))::int as "salesLast5m",
-      (k.clicks_total - coalesce((select v.clicks_cum from velocity_seconds v
-         where v.sku = c.sku and v.sec <= t.s - 30 order by v.sec desc limit 1), 0))::int as "clicksLast30s"
+      (k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 5))::int as "salesLast5s",
+      (k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 300))::int as "salesLast5m",
+      (k.clicks_total - velocity_total_at(k.clicks_ring, k.ring_sec, k.clicks_total, t.s - 30))::int as "clicksLast30s"
     from unnest(${skus as string[]}::text[]) as c(sku)
     join sku_counters k on k.sku = c.sku
     cross join (select floor(extract(epoch from now()))::bigint as s) t`;

@@ -5,6 +5,7 @@ import { DomainError } from '../errors.js';
 import type { StockLevel } from './items.js';
 import { appendChanges, inventoryChanges } from '../live/changelog.js';
 import { inWriteTx, lockSkus, sortedUnique } from './tx.js';
+import { bumpCounters } from './velocity.js';
 
 export type EventKind = 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'PURCHASE';
 
@@ -45,20 +46,7 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
           { skus: short });
       }
     }
-    if (counted.length) {
-      // Totals and the checkpoint for this second move together; the clock is
-      // read after the row locks so checkpoints are monotonic per SKU.
-      await tx`
-        with k as (
-          update sku_counters k set sales_total = k.sales_total + d.s, clicks_total = k.clicks_total + d.c
-          from unnest(${counted}::text[], ${counted.map((s) => sales.get(s) ?? 0)}::int[],
-                      ${counted.map((s) => clicks.get(s) ?? 0)}::int[]) as d(sku, s, c)
-          where k.sku = d.sku
-          returning k.sku, k.sales_total, k.clicks_total)
-        insert into velocity_seconds (sku, sec, sales_cum, clicks_cum)
-        select sku, floor(extract(epoch from clock_timestamp()))::bigint, sales_total, clicks_total from k
-        on conflict (sku, sec) do update set sales_cum = excluded.sales_cum, clicks_cum = excluded.clicks_cum`;
-    }
+    await bumpCounters(tx, counted.map((sku) => ({ sku, sales: sales.get(sku) ?? 0, clicks: clicks.get(sku) ?? 0 })));
     await tx`
       insert into events (kind, user_id, session_id, sku, quantity)
       select * from unnest(${events.map((e) => e.kind)}::text[], ${events.map((e) => e.userId)}::text[],

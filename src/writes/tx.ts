@@ -1,6 +1,6 @@
 // Write transactions. Every write that touches SKUs first locks their
 // sku_counters rows in SKU order (lockSkus): writers on one SKU queue up
-// instead of deadlocking, and velocity checkpoints stay monotonic.
+// instead of deadlocking, and velocity ring seconds stay monotonic.
 import type { Sql, Tx } from '../db/client.js';
 import { DomainError, isUnavailable } from '../errors.js';
 
