@@ -119,32 +119,37 @@ export interface StateRow {
   flags: FlagRow[] | null;
 }
 
-export function readState(db: Queryable, skus: readonly string[]): Promise<StateRow[]> {
-  return db<StateRow[]>`
-    select c.sku, i.title, i.category,
-           inv.available, inv.reserved, inv.updated_at as "inventoryUpdatedAt",
-           p.amount_minor as "amountMinor", p.currency, p.list_amount_minor as "listAmountMinor",
-           p.updated_at as "priceUpdatedAt",
-           (select json_agg(${db.unsafe(FLAG_JSON)}) from policy_flags f
-             where f.active and ((f.scope = 'SKU' and f.target = c.sku)
-                              or (f.scope = 'CATEGORY' and f.target = i.category))) as flags
+// Candidate rows come back as one JSON array: one JSON.parse in Node instead
+// of decoding 50 rows column by column (half the client CPU of this read).
+export async function readState(db: Queryable, skus: readonly string[]): Promise<StateRow[]> {
+  const [row] = await db<{ rows: StateRow[] }[]>`
+    select coalesce(json_agg(json_build_object(
+             'sku', c.sku, 'title', i.title, 'category', i.category,
+             'available', inv.available, 'reserved', inv.reserved, 'inventoryUpdatedAt', inv.updated_at,
+             'amountMinor', p.amount_minor, 'currency', p.currency, 'listAmountMinor', p.list_amount_minor,
+             'priceUpdatedAt', p.updated_at,
+             'flags', (select json_agg(${db.unsafe(FLAG_JSON)}) from policy_flags f
+                        where f.active and ((f.scope = 'SKU' and f.target = c.sku)
+                                         or (f.scope = 'CATEGORY' and f.target = i.category))))), '[]') as rows
     from unnest(${skus as string[]}::text[]) as c(sku)
     left join items i on i.sku = c.sku
     left join inventory inv on inv.sku = c.sku
     left join prices p on p.sku = c.sku`;
+  return row!.rows; // timestamps in Postgres' json form: the DateTime scalar formats the ones asked for
 }
 
 export interface VelocityRow { sku: string; salesLast5s: number; salesLast5m: number; clicksLast30s: number }
 
 // total now − total as of the window's start, read from the SKU's ring: one
 // row per SKU, no scan, whatever the traffic (see sku_counters in db/schema.ts).
-export function readVelocity(db: Queryable, skus: readonly string[]): Promise<VelocityRow[]> {
-  return db<VelocityRow[]>`
-    select c.sku,
-      (k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 5))::int as "salesLast5s",
-      (k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 300))::int as "salesLast5m",
-      (k.clicks_total - velocity_total_at(k.clicks_ring, k.ring_sec, k.clicks_total, t.s - 30))::int as "clicksLast30s"
+export async function readVelocity(db: Queryable, skus: readonly string[]): Promise<VelocityRow[]> {
+  const [row] = await db<{ rows: VelocityRow[] }[]>`
+    select coalesce(json_agg(json_build_object('sku', c.sku,
+      'salesLast5s', k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 5),
+      'salesLast5m', k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 300),
+      'clicksLast30s', k.clicks_total - velocity_total_at(k.clicks_ring, k.ring_sec, k.clicks_total, t.s - 30))), '[]') as rows
     from unnest(${skus as string[]}::text[]) as c(sku)
     join sku_counters k on k.sku = c.sku
     cross join (select floor(extract(epoch from now()))::bigint as s) t`;
+  return row!.rows;
 }
