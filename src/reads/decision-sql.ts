@@ -150,6 +150,7 @@ export async function readVelocity(db: Queryable, skus: readonly string[]): Prom
       'clicksLast30s', k.clicks_total - velocity_total_at(k.clicks_ring, k.ring_sec, k.clicks_total, t.s - 30))), '[]') as rows
     from unnest(${skus as string[]}::text[]) as c(sku)
     join sku_counters k on k.sku = c.sku
-    cross join (select floor(extract(epoch from now()))::bigint as s) t`;
+    -- offset 0 keeps the second computed once, not once per use per row (numeric math: a third of this statement)
+    cross join (select floor(extract(epoch from now()))::bigint as s offset 0) t`;
   return row!.rows;
 }
