@@ -43,6 +43,16 @@ describe('ineligibility reasons', () => {
     expect(after.candidates[0]).toMatchObject({ eligible: true, policy: [] });
   });
 
+  it('a SKU gets its own flags and its category\'s; a sibling only the category\'s', async () => {
+    ok(await gw.gql(UPSERT, { items: items(p, { both: { category: `${p}-mixed` }, sibling: { category: `${p}-mixed` } }) }));
+    ok(await flag('SKU', sku('both'), 'QUALITY_HOLD', true));
+    ok(await flag('CATEGORY', `${p}-mixed`, 'RISK_GATE', true));
+    const d = await decide({ c: [sku('both'), sku('sibling'), sku('both')] });
+    expect(d.candidates.map((c: any) => c.reasons)).toEqual([['QUALITY_HOLD', 'RISK_GATE'], ['RISK_GATE'], ['QUALITY_HOLD', 'RISK_GATE']]);
+    expect(d.candidates[0].policy.map((f: any) => `${f.scope}:${f.kind}`).sort()).toEqual(['CATEGORY:RISK_GATE', 'SKU:QUALITY_HOLD']);
+    expect(d.candidates[1].policy.map((f: any) => `${f.scope}:${f.kind}`)).toEqual(['CATEGORY:RISK_GATE']);
+  });
+
   it('USER_FRAUD applies to every candidate of a flagged user', async () => {
     const u = `${p}-fraudster`;
     ok(await flag('USER', u, 'FRAUD', true));

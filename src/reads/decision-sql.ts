@@ -119,23 +119,40 @@ export interface StateRow {
   flags: FlagRow[] | null;
 }
 
-// Candidate rows come back as one JSON array: one JSON.parse in Node instead
-// of decoding 50 rows column by column (half the client CPU of this read).
+// Candidate rows come back as one JSON array (one JSON.parse in Node instead
+// of decoding 50 rows column by column), and the flags that apply to any of
+// them as one list from one index scan (rather than a probe per candidate),
+// matched to candidates here.
 export async function readState(db: Queryable, skus: readonly string[]): Promise<StateRow[]> {
-  const [row] = await db<{ rows: StateRow[] }[]>`
-    select coalesce(json_agg(json_build_object(
-             'sku', c.sku, 'title', i.title, 'category', i.category,
-             'available', inv.available, 'reserved', inv.reserved, 'inventoryUpdatedAt', inv.updated_at,
-             'amountMinor', p.amount_minor, 'currency', p.currency, 'listAmountMinor', p.list_amount_minor,
-             'priceUpdatedAt', p.updated_at,
-             'flags', (select json_agg(${db.unsafe(FLAG_JSON)}) from policy_flags f
-                        where f.active and ((f.scope = 'SKU' and f.target = c.sku)
-                                         or (f.scope = 'CATEGORY' and f.target = i.category))))), '[]') as rows
-    from unnest(${skus as string[]}::text[]) as c(sku)
-    left join items i on i.sku = c.sku
-    left join inventory inv on inv.sku = c.sku
-    left join prices p on p.sku = c.sku`;
-  return row!.rows; // timestamps in Postgres' json form: the DateTime scalar formats the ones asked for
+  const [row] = await db<{ rows: StateRow[]; flags: FlagRow[] }[]>`
+    with s as materialized (
+      select c.sku, i.title, i.category, inv.available, inv.reserved, inv.updated_at as inv_at,
+             p.amount_minor, p.currency, p.list_amount_minor, p.updated_at as price_at
+      from unnest(${skus as string[]}::text[]) as c(sku)
+      left join items i on i.sku = c.sku
+      left join inventory inv on inv.sku = c.sku
+      left join prices p on p.sku = c.sku)
+    select
+      (select coalesce(json_agg(json_build_object(
+         'sku', sku, 'title', title, 'category', category,
+         'available', available, 'reserved', reserved, 'inventoryUpdatedAt', inv_at,
+         'amountMinor', amount_minor, 'currency', currency, 'listAmountMinor', list_amount_minor,
+         'priceUpdatedAt', price_at)), '[]') from s) as rows,
+      (select coalesce(json_agg(${db.unsafe(FLAG_JSON)}), '[]') from policy_flags f
+        where f.active and ((f.scope = 'SKU' and f.target = any(${skus as string[]}::text[]))
+                         or (f.scope = 'CATEGORY' and f.target = any(array(select distinct category from s))))) as flags`;
+  const { rows, flags } = row!;
+  const byTarget = new Map<string, FlagRow[]>();
+  for (const f of flags) {
+    const key = `${f.scope}\u0000${f.target}`;
+    byTarget.set(key, [...(byTarget.get(key) ?? []), f]);
+  }
+  for (const r of rows) {
+    const own = byTarget.get(`SKU\u0000${r.sku}`);
+    const inherited = r.category === null ? undefined : byTarget.get(`CATEGORY\u0000${r.category}`);
+    r.flags = own && inherited ? [...own, ...inherited] : own ?? inherited ?? null;
+  }
+  return rows; // timestamps in Postgres' json form: the DateTime scalar formats the ones asked for
 }
 
 export interface VelocityRow { sku: string; salesLast5s: number; salesLast5m: number; clicksLast30s: number }
