@@ -1,18 +1,19 @@
 -- Velocity rings replace per-second checkpoint rows: each SKU's row holds the
 -- running totals as of each of its last N seconds (see src/db/schema.ts).
 ALTER TABLE "sku_counters" ADD COLUMN "ring_sec" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
-ALTER TABLE "sku_counters" ADD COLUMN "sales_ring" bigint[] DEFAULT array_fill(0::bigint, array[310]) NOT NULL;--> statement-breakpoint
-ALTER TABLE "sku_counters" ADD COLUMN "clicks_ring" bigint[] DEFAULT array_fill(0::bigint, array[40]) NOT NULL;--> statement-breakpoint
+ALTER TABLE "sku_counters" ADD COLUMN "sales_ring" bigint[];--> statement-breakpoint
+ALTER TABLE "sku_counters" ADD COLUMN "clicks_ring" bigint[];--> statement-breakpoint
 -- Inline and uncompressed: a ~3 KB row would otherwise be compressed, and every read would decompress it.
 ALTER TABLE "sku_counters" ALTER COLUMN "sales_ring" SET STORAGE PLAIN;--> statement-breakpoint
 ALTER TABLE "sku_counters" ALTER COLUMN "clicks_ring" SET STORAGE PLAIN;--> statement-breakpoint
--- One ~3 KB row per page plus room for its next version: hot SKUs are updated
+-- An active SKU's ~3 KB row alone on its page, with room for its next version: hot SKUs are updated
 -- many times a second, and HOT updates pruned in place keep the table from
 -- bloating (without it: 28% HOT, 27 MB for 1,000 rows after a minute; with it: 80% HOT).
 ALTER TABLE "sku_counters" SET (fillfactor = 10);--> statement-breakpoint
 -- The running total as of the end of second t. Seconds at or after ring_sec
--- saw no write after it: the total. Older than the ring (a reader's clock more
--- than the margin behind the writer's): the oldest slot, which under-counts.
+-- saw no write after it: the total (this is also every answer for a SKU that
+-- never had a write: ring NULL, ring_sec 0). Older than the ring (a reader's
+-- clock more than the margin behind the writer's): the oldest slot, which under-counts.
 CREATE FUNCTION velocity_total_at(ring bigint[], ring_sec bigint, total bigint, t bigint) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE
@@ -24,7 +25,7 @@ $$;--> statement-breakpoint
 -- The ring after a write at second sec (>= ring_sec) moved the total from
 -- old_total to new_total: same second, one slot; later, the seconds in between
 -- carry old_total forward.
-CREATE FUNCTION velocity_push(ring bigint[], ring_sec bigint, sec bigint, old_total bigint, new_total bigint) RETURNS bigint[]
+CREATE FUNCTION velocity_push_into(ring bigint[], ring_sec bigint, sec bigint, old_total bigint, new_total bigint) RETURNS bigint[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE
     WHEN sec = ring_sec THEN ring[:sec % cardinality(ring)] || new_total || ring[sec % cardinality(ring) + 2:]
@@ -34,6 +35,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
            LATERAL (SELECT sec - (sec - i) % cardinality(ring)) AS x(s)
       ORDER BY i)
   END
+$$;--> statement-breakpoint
+-- A SKU's first write creates its ring (len slots); until then it is NULL.
+CREATE FUNCTION velocity_push(ring bigint[], len int, ring_sec bigint, sec bigint, old_total bigint, new_total bigint) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT velocity_push_into(coalesce(ring, array_fill(old_total, array[len])), ring_sec, sec, old_total, new_total)
 $$;--> statement-breakpoint
 -- Carry the checkpoints already written into the rings.
 UPDATE "sku_counters" k SET

@@ -57,13 +57,17 @@ it('every window equals the sum of the writes inside it', async () => {
   expect(run).toBe(60);
 });
 
-it('keeps the rings at their fixed length, stored inline and uncompressed', async () => {
-  const rows = await gw.sql<{ s: number; c: number; storage: string[] }[]>`
-    select max(cardinality(sales_ring))::int as s, max(cardinality(clicks_ring))::int as c,
-           (select array_agg(attstorage::text order by attname) from pg_attribute
-             where attrelid = 'sku_counters'::regclass and attname in ('sales_ring', 'clicks_ring')) as storage
-    from sku_counters`;
-  expect(rows[0]).toEqual({ s: SALES_RING, c: CLICKS_RING, storage: ['p', 'p'] });
+it('gives a SKU its rings at its first sale or click, at their fixed length, stored inline and uncompressed', async () => {
+  ok(await gw.gql(UPSERT, { items: items(p, { cold: {}, warm: {} }) }));
+  await bumpCounters(gw.sql, [{ sku: `${p}-warm`, sales: 1, clicks: 0 }]);
+  const rows = await gw.sql<{ sku: string; s: number | null; c: number | null }[]>`
+    select sku, cardinality(sales_ring)::int as s, cardinality(clicks_ring)::int as c
+    from sku_counters where sku in (${`${p}-cold`}, ${`${p}-warm`}) order by sku`;
+  expect(rows).toEqual([{ sku: `${p}-cold`, s: null, c: null }, { sku: `${p}-warm`, s: SALES_RING, c: CLICKS_RING }]);
+  const storage = await gw.sql<{ attname: string; attstorage: string }[]>`
+    select attname, attstorage::text from pg_attribute
+    where attrelid = 'sku_counters'::regclass and attname in ('sales_ring', 'clicks_ring') order by attname`;
+  expect(storage).toEqual([{ attname: 'clicks_ring', attstorage: 'p' }, { attname: 'sales_ring', attstorage: 'p' }]);
 });
 
 it('upgrading from per-second checkpoint rows keeps every window', async () => {

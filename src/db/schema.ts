@@ -51,8 +51,9 @@ export const prices = pgTable('prices', {
 // total-as-of(window start): one array subscript in the SKU's own row, whatever
 // the traffic. Sales windows reach back 300 s, clicks 30 s; the extra slots are
 // margin for readers whose clock is behind the writer's. Storage is PLAIN (see
-// the migration): the ~3 KB row stays inline and uncompressed, so a read never
-// detoasts. velocity_push / velocity_total_at in drizzle/0003 do the arithmetic.
+// the migration): the ~3 KB row of an active SKU stays inline and uncompressed,
+// so a read never detoasts. velocity_push / velocity_total_at in drizzle/0003
+// do the arithmetic.
 export const SALES_RING = 310;
 export const CLICKS_RING = 40;
 export const skuCounters = pgTable('sku_counters', {
@@ -60,10 +61,9 @@ export const skuCounters = pgTable('sku_counters', {
   salesTotal: bigint('sales_total', { mode: 'number' }).notNull().default(0),
   clicksTotal: bigint('clicks_total', { mode: 'number' }).notNull().default(0),
   ringSec: bigint('ring_sec', { mode: 'number' }).notNull().default(0),
-  salesRing: bigint('sales_ring', { mode: 'number' }).array().notNull()
-    .default(sql.raw(`array_fill(0::bigint, array[${SALES_RING}])`)),
-  clicksRing: bigint('clicks_ring', { mode: 'number' }).array().notNull()
-    .default(sql.raw(`array_fill(0::bigint, array[${CLICKS_RING}])`)),
+  // NULL until the SKU's first sale or click: a cold SKU's row stays small.
+  salesRing: bigint('sales_ring', { mode: 'number' }).array(),
+  clicksRing: bigint('clicks_ring', { mode: 'number' }).array(),
 });
 
 export const users = pgTable('users', {

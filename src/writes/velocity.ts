@@ -3,6 +3,7 @@
 // locks (lockSkus), so the clock read here is after any earlier writer's and a
 // SKU's ring seconds never go backwards.
 import type { Queryable } from '../db/client.js';
+import { CLICKS_RING, SALES_RING } from '../db/schema.js';
 
 export interface CounterDelta { sku: string; sales: number; clicks: number }
 
@@ -16,8 +17,8 @@ export async function bumpCounters(tx: Queryable, deltas: readonly CounterDelta[
     update sku_counters k set
       sales_total = k.sales_total + d.s,
       clicks_total = k.clicks_total + d.c,
-      sales_ring = velocity_push(k.sales_ring, k.ring_sec, greatest(k.ring_sec, c.sec), k.sales_total, k.sales_total + d.s),
-      clicks_ring = velocity_push(k.clicks_ring, k.ring_sec, greatest(k.ring_sec, c.sec), k.clicks_total, k.clicks_total + d.c),
+      sales_ring = velocity_push(k.sales_ring, ${SALES_RING}, k.ring_sec, greatest(k.ring_sec, c.sec), k.sales_total, k.sales_total + d.s),
+      clicks_ring = velocity_push(k.clicks_ring, ${CLICKS_RING}, k.ring_sec, greatest(k.ring_sec, c.sec), k.clicks_total, k.clicks_total + d.c),
       ring_sec = greatest(k.ring_sec, c.sec)
     from unnest(${deltas.map((d) => d.sku)}::text[], ${deltas.map((d) => d.sales)}::int[],
                 ${deltas.map((d) => d.clicks)}::int[]) as d(sku, s, c),
