@@ -111,11 +111,12 @@ export interface StateRow {
   category: string | null;
   available: number | null;
   reserved: number | null;
-  inventoryUpdatedAt: Timestamp | null;
+  /** Postgres' json form ("…+00:00"); the DateTime scalar formats the ones a query asks for. */
+  inventoryUpdatedAt: string | null;
   amountMinor: number | null;
   currency: string | null;
   listAmountMinor: number | null;
-  priceUpdatedAt: Timestamp | null;
+  priceUpdatedAt: string | null;
   flags: FlagRow[] | null;
 }
 
@@ -145,14 +146,15 @@ export async function readState(db: Queryable, skus: readonly string[]): Promise
   const byTarget = new Map<string, FlagRow[]>();
   for (const f of flags) {
     const key = `${f.scope}\u0000${f.target}`;
-    byTarget.set(key, [...(byTarget.get(key) ?? []), f]);
+    const list = byTarget.get(key);
+    if (list) list.push(f); else byTarget.set(key, [f]);
   }
   for (const r of rows) {
     const own = byTarget.get(`SKU\u0000${r.sku}`);
     const inherited = r.category === null ? undefined : byTarget.get(`CATEGORY\u0000${r.category}`);
     r.flags = own && inherited ? [...own, ...inherited] : own ?? inherited ?? null;
   }
-  return rows; // timestamps in Postgres' json form: the DateTime scalar formats the ones asked for
+  return rows;
 }
 
 export interface VelocityRow { sku: string; salesLast5s: number; salesLast5m: number; clicksLast30s: number }
