@@ -3,7 +3,7 @@
 // 16 clients for 1/50/200 candidates, open loop at fixed rates, and the SQL
 // floor (the same reads straight through postgres.js) in the same run.
 import fs from 'node:fs';
-import { readFacts, readState, readVelocity } from '../src/reads/decision-sql.js';
+import { readFacts, readState } from '../src/reads/decision-sql.js';
 import {
   benchDatabase, closeHttpAgent, cpuSnapshot, cpuSplit, httpPost, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
 } from './setup.js';
@@ -136,7 +136,7 @@ async function sqlFloor(db: Awaited<ReturnType<typeof benchDatabase>>, n: number
       const t0 = performance.now();
       try {
         await db.sql.begin('isolation level repeatable read read only', (tx) => Promise.all([
-          readFacts(tx, { userId: v.u, sessionId: v.s, region: v.r }), readState(tx, v.c), readVelocity(tx, v.c),
+          readFacts(tx, { userId: v.u, sessionId: v.s, region: v.r }), readState(tx, v.c),
         ]));
         if (measuring) lat.push(performance.now() - t0);
       } catch {

@@ -117,28 +117,40 @@ export interface StateRow {
   currency: string | null;
   listAmountMinor: number | null;
   priceUpdatedAt: string | null;
+  /** Null for an unknown SKU. */
+  velocity: Velocity | null;
   flags: FlagRow[] | null;
 }
 
-// Candidate rows come back as one JSON array (one JSON.parse in Node instead
-// of decoding 50 rows column by column), and the flags that apply to any of
-// them as one list from one index scan (rather than a probe per candidate),
-// matched to candidates here.
+// Everything per candidate in one statement: item, stock, price, velocity
+// (total now − total as of the window start, from the SKU's ring: one row, no
+// scan, whatever the traffic; see sku_counters in db/schema.ts), as one JSON
+// array (one JSON.parse in Node instead of decoding 50 rows column by column),
+// plus the flags that apply to any candidate from one index scan (rather than
+// a probe per candidate), matched to candidates here.
 export async function readState(db: Queryable, skus: readonly string[]): Promise<StateRow[]> {
   const [row] = await db<{ rows: StateRow[]; flags: FlagRow[] }[]>`
     with s as materialized (
       select c.sku, i.title, i.category, inv.available, inv.reserved, inv.updated_at as inv_at,
-             p.amount_minor, p.currency, p.list_amount_minor, p.updated_at as price_at
+             p.amount_minor, p.currency, p.list_amount_minor, p.updated_at as price_at,
+             case when k.sku is not null then json_build_object(
+               'salesLast5s', k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 5),
+               'salesLast5m', k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 300),
+               'clicksLast30s', k.clicks_total - velocity_total_at(k.clicks_ring, k.ring_sec, k.clicks_total, t.s - 30))
+             end as velocity
       from unnest(${skus as string[]}::text[]) as c(sku)
+      -- offset 0 keeps the window clock computed once, not per use per row (numeric math)
+      cross join (select floor(extract(epoch from now()))::bigint as s offset 0) t
       left join items i on i.sku = c.sku
       left join inventory inv on inv.sku = c.sku
-      left join prices p on p.sku = c.sku)
+      left join prices p on p.sku = c.sku
+      left join sku_counters k on k.sku = c.sku)
     select
       (select coalesce(json_agg(json_build_object(
          'sku', sku, 'title', title, 'category', category,
          'available', available, 'reserved', reserved, 'inventoryUpdatedAt', inv_at,
          'amountMinor', amount_minor, 'currency', currency, 'listAmountMinor', list_amount_minor,
-         'priceUpdatedAt', price_at)), '[]') from s) as rows,
+         'priceUpdatedAt', price_at, 'velocity', velocity)), '[]') from s) as rows,
       (select coalesce(json_agg(${db.unsafe(FLAG_JSON)}), '[]') from policy_flags f
         where f.active and ((f.scope = 'SKU' and f.target = any(${skus as string[]}::text[]))
                          or (f.scope = 'CATEGORY' and f.target = any(array(select distinct category from s))))) as flags`;
@@ -157,19 +169,4 @@ export async function readState(db: Queryable, skus: readonly string[]): Promise
   return rows;
 }
 
-export interface VelocityRow { sku: string; salesLast5s: number; salesLast5m: number; clicksLast30s: number }
-
-// total now − total as of the window's start, read from the SKU's ring: one
-// row per SKU, no scan, whatever the traffic (see sku_counters in db/schema.ts).
-export async function readVelocity(db: Queryable, skus: readonly string[]): Promise<VelocityRow[]> {
-  const [row] = await db<{ rows: VelocityRow[] }[]>`
-    select coalesce(json_agg(json_build_object('sku', c.sku,
-      'salesLast5s', k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 5),
-      'salesLast5m', k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 300),
-      'clicksLast30s', k.clicks_total - velocity_total_at(k.clicks_ring, k.ring_sec, k.clicks_total, t.s - 30))), '[]') as rows
-    from unnest(${skus as string[]}::text[]) as c(sku)
-    join sku_counters k on k.sku = c.sku
-    -- offset 0 keeps the second computed once, not once per use per row (numeric math: a third of this statement)
-    cross join (select floor(extract(epoch from now()))::bigint as s offset 0) t`;
-  return row!.rows;
-}
+export interface Velocity { salesLast5s: number; salesLast5m: number; clicksLast30s: number }

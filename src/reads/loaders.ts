@@ -4,14 +4,13 @@
 import DataLoader from 'dataloader';
 import type { Queryable } from '../db/client.js';
 import {
-  readEventLists, readFacts, readState, readVelocity,
-  type EventListKey, type EventRow, type Facts, type FactsKey, type StateRow, type VelocityRow,
+  readEventLists, readFacts, readState,
+  type EventListKey, type EventRow, type Facts, type FactsKey, type StateRow,
 } from './decision-sql.js';
 
 export interface Loaders {
   facts: DataLoader<FactsKey, Facts, string>;
   state: DataLoader<string, StateRow>;
-  velocity: DataLoader<string, VelocityRow | undefined>;
   eventLists: DataLoader<EventListKey, EventRow[], string>;
   /** Statements these loaders sent (for the per-decision metric). */
   statements: number;
@@ -35,7 +34,6 @@ export function createLoaders(db: Queryable): Loaders {
     }),
     // readState returns a row for every requested SKU (left joins).
     state: new DataLoader(bySku((skus) => { loaders.statements++; return readState(db, skus); }) as (skus: readonly string[]) => Promise<StateRow[]>),
-    velocity: new DataLoader(bySku((skus) => { loaders.statements++; return readVelocity(db, skus); })),
     eventLists: new DataLoader((keys) => { loaders.statements++; return readEventLists(db, keys); }, {
       cacheKeyFn: (k) => `${k.of}\u0000${k.id}\u0000${k.limit}`,
     }),

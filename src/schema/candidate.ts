@@ -1,5 +1,5 @@
 import { builder } from '../builder.js';
-import type { Facts, FlagRow, FulfillmentRow, StateRow, VelocityRow } from '../reads/decision-sql.js';
+import type { Facts, FlagRow, FulfillmentRow, StateRow, Velocity as VelocityShape } from '../reads/decision-sql.js';
 import { reasonsFor, type IneligibleReason as Reason } from '../reads/rules.js';
 import { Fulfillment } from './fulfillment.js';
 import { Inventory, type InventoryShape } from './inventory.js';
@@ -17,21 +17,21 @@ export interface CandidateShape {
   sku: string;
   item: ItemShape | null;
   inventory: InventoryShape | null;
-  velocity: Omit<VelocityRow, 'sku'>;
+  velocity: VelocityShape;
   price: PriceShape | null;
   policy: FlagRow[];
   fulfillment: FulfillmentRow | null;
   reasons: Reason[];
 }
 
-export function toCandidate(s: StateRow, v: VelocityRow | undefined, facts: Facts, regionAsked: boolean): CandidateShape {
+export function toCandidate(s: StateRow, facts: Facts, regionAsked: boolean): CandidateShape {
   const known = s.title !== null;
   return {
     sku: s.sku,
     item: known ? { sku: s.sku, title: s.title!, category: s.category! } : null,
     inventory: known && s.available !== null
       ? { available: s.available, reserved: s.reserved!, updatedAt: s.inventoryUpdatedAt! } : null,
-    velocity: v ?? NO_VELOCITY,
+    velocity: s.velocity ?? NO_VELOCITY,
     price: known && s.amountMinor !== null
       ? { amountMinor: s.amountMinor, currency: s.currency!, listAmountMinor: s.listAmountMinor!, updatedAt: s.priceUpdatedAt! }
       : null,

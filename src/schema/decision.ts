@@ -20,8 +20,8 @@ const Snapshot = builder.objectRef<{ id: string; readAt: string; cursor: string 
   }),
 });
 
-// Sibling fields load in the same tick: facts, state and velocity go out as
-// three pipelined statements on the request's snapshot transaction.
+// Sibling fields load in the same tick: facts and candidate state go out as
+// two pipelined statements on the request's snapshot transaction.
 const facts = (d: DecisionShape, ctx: Parameters<typeof loadersOf>[0]) =>
   loadersOf(ctx).facts.load({ userId: d.userId, sessionId: d.sessionId, region: d.region });
 
@@ -45,15 +45,10 @@ const DecisionContext = builder.objectRef<DecisionShape>('DecisionContext').impl
       description: 'In request order, duplicates included.',
       resolve: async (d, _, ctx) => {
         const loaders = loadersOf(ctx);
-        const [f, states, velocities] = await Promise.all([
-          facts(d, ctx), loaders.state.loadMany(d.candidates), loaders.velocity.loadMany(d.candidates),
-        ]);
-        return d.candidates.map((_, i) => {
-          const s = states[i];
-          const v = velocities[i];
+        const [f, states] = await Promise.all([facts(d, ctx), loaders.state.loadMany(d.candidates)]);
+        return states.map((s) => {
           if (s instanceof Error) throw s;
-          if (v instanceof Error) throw v;
-          return toCandidate(s!, v, f, d.region !== null);
+          return toCandidate(s, f, d.region !== null);
         });
       },
     }),

@@ -1,7 +1,7 @@
 import { builder } from '../builder.js';
-import type { VelocityRow } from '../reads/decision-sql.js';
+import type { Velocity as VelocityShape } from '../reads/decision-sql.js';
 
-export const Velocity = builder.objectRef<Omit<VelocityRow, 'sku'>>('Velocity').implement({
+export const Velocity = builder.objectRef<VelocityShape>('Velocity').implement({
   description: 'Sums over per-second counters, measured back from the snapshot\'s own clock (readAt).',
   fields: (t) => ({
     salesLast5s: t.exposeInt('salesLast5s', { description: 'Units sold (PURCHASE quantities) in the last 5 s.' }),
@@ -10,4 +10,4 @@ export const Velocity = builder.objectRef<Omit<VelocityRow, 'sku'>>('Velocity').
   }),
 });
 
-export const NO_VELOCITY = { salesLast5s: 0, salesLast5m: 0, clicksLast30s: 0 };
+export const NO_VELOCITY: VelocityShape = { salesLast5s: 0, salesLast5m: 0, clicksLast30s: 0 };
