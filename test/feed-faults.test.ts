@@ -1,13 +1,13 @@
 // The feed under faults: overlapping transactions, a killed LISTEN connection,
 // a stalled client, and a second gateway on the same database.
 import { spawn } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'graphql-ws';
 import WS from 'ws';
 import type WebSocket from 'ws';
 import { appendChanges, type Change } from '../src/live/changelog.js';
 import { freePort } from './global-setup.js';
-import { items, uid } from './helpers.js';
+import { items, ownDatabase, uid } from './helpers.js';
 import { liveGateway, post, sleep, until, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 const INV = `subscription($skus: [ID!], $after: String) { inventoryChanged(skus: $skus, after: $after) { cursor sku available } }`;
@@ -16,14 +16,21 @@ const SET = `mutation($sku: ID!, $n: Int!) { setInventory(sku: $sku, available: 
 const p = uid('faults');
 const sku = (n: string) => `${p}-${n}`;
 let gw: LiveGateway;
+// A database of its own: one test here appends changes without the commit-order
+// lock, which would break the cursor invariant other files check concurrently.
+let db: Awaited<ReturnType<typeof ownDatabase>>;
 
 beforeAll(async () => {
+  db = await ownDatabase();
   // A long safety-net poll: recovery in these tests must come from NOTIFY and onlisten.
-  gw = await liveGateway({ livePollMs: 3_600_000 });
+  gw = await liveGateway({ livePollMs: 3_600_000 }, db.url);
   await post(gw.url, UPSERT, { items: items(p, { a: { available: 1000 }, b: { available: 1000 } }) });
 });
 afterEach(() => until(() => gw.hub.subscriberCount === 0, 10_000));
-afterAll(() => gw.stop());
+afterAll(async () => {
+  await gw.stop();
+  await db.drop();
+});
 
 const change = (k: string, available: number): Change => ({ topic: 'inventory', key: k, payload: { sku: k, available, previous: null } });
 
@@ -155,7 +162,7 @@ describe('two gateway processes on one database', () => {
   it('each delivers every change to its own subscribers', async () => {
     const port = await freePort();
     const other = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      env: { ...process.env, DATABASE_URL: inject('databaseUrl'), PORT: String(port), LOG_LEVEL: 'warn' },
+      env: { ...process.env, DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise<void>((resolve) => other.stdout!.on('data', (d) => { if (String(d).includes('/graphql')) resolve(); }));
