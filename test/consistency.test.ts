@@ -59,10 +59,7 @@ async function race(reader: TestGateway, ms: number, stopOnTear: boolean) {
       bySku.get(l.sku)!.push({ seq: Number(l.seq), available: l.available });
     }
     for (const v of seen.slice(checked, upTo)) {
-      const changes = bySku.get(v.sku) ?? [];
-      let lo = -1;
-      for (let hi = changes.length; hi - lo > 1;) { const mid = (lo + hi) >> 1; if (changes[mid]!.seq <= v.cursor) lo = mid; else hi = mid; }
-      const logged = changes[lo]?.available;
+      const logged = bySku.get(v.sku)?.filter((c) => c.seq <= v.cursor).at(-1)?.available;
       if (logged !== v.available) tears.push(`${v.sku} at cursor ${v.cursor}: read ${v.available}, the log says ${logged}`);
     }
     checked = upTo;
