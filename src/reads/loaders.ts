@@ -18,6 +18,16 @@ export interface Loaders {
   db: Queryable;
 }
 
+/** The readers a test can move out of the shared transaction one at a time. */
+export type Reader = 'facts' | 'state' | 'eventLists' | 'db';
+
+/**
+ * TEST ONLY: run the named readers on `sql` (the pool: each statement takes its
+ * own snapshot) instead of the transaction, to prove the consistency test
+ * notices when any single reader leaves the shared snapshot.
+ */
+export interface OutsideReaders { sql: Queryable; names: ReadonlyArray<Reader> }
+
 function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Promise<R[]>) {
   return async (skus: readonly string[]): Promise<(R | undefined)[]> => {
     const rows = new Map((await read(skus)).map((r) => [r.sku, r]));
@@ -25,16 +35,19 @@ function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Pro
   };
 }
 
-export function createLoaders(db: Queryable): Loaders {
+export function createLoaders(tx: Queryable, outside?: OutsideReaders): Loaders {
+  // Production passes no `outside`: every reader is the transaction, at the cost of four undefined checks.
+  const on = (r: Reader) => (outside?.names.includes(r) ? outside.sql : tx);
+  const [factsDb, stateDb, listsDb] = [on('facts'), on('state'), on('eventLists')];
   const loaders: Loaders = {
     statements: 0,
-    db,
-    facts: new DataLoader((keys) => { loaders.statements += keys.length; return Promise.all(keys.map((k) => readFacts(db, k))); }, {
+    db: on('db'),
+    facts: new DataLoader((keys) => { loaders.statements += keys.length; return Promise.all(keys.map((k) => readFacts(factsDb, k))); }, {
       cacheKeyFn: (k) => `${k.userId}\u0000${k.sessionId ?? ''}\u0000${k.region ?? ''}`,
     }),
     // readState returns a row for every requested SKU (left joins).
-    state: new DataLoader(bySku((skus) => { loaders.statements++; return readState(db, skus); }) as (skus: readonly string[]) => Promise<StateRow[]>),
-    eventLists: new DataLoader((keys) => { loaders.statements++; return readEventLists(db, keys); }, {
+    state: new DataLoader(bySku((skus) => { loaders.statements++; return readState(stateDb, skus); }) as (skus: readonly string[]) => Promise<StateRow[]>),
+    eventLists: new DataLoader((keys) => { loaders.statements++; return readEventLists(listsDb, keys); }, {
       cacheKeyFn: (k) => `${k.of}\u0000${k.id}\u0000${k.limit}`,
     }),
   };
