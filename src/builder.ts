@@ -1,18 +1,33 @@
 // The one Pothos builder. Loaders live in the request context (see context.ts),
 // bound to the request's snapshot transaction, so no dataloader plugin is needed.
+// scope-auth guards every root field by operation kind (auth/roles.ts).
 import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { mayRun } from './auth/roles.js';
 import type { Context } from './context.js';
+import { DomainError } from './errors.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
   DefaultFieldNullability: false;
+  AuthScopes: { read: boolean; write: boolean; subscribe: boolean };
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
   };
 }>({
+  plugins: [ScopeAuthPlugin],
   defaultFieldNullability: false,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ({
+      read: mayRun(ctx.principal, 'query'),
+      write: mayRun(ctx.principal, 'mutation'),
+      subscribe: mayRun(ctx.principal, 'subscription'),
+    }),
+    unauthorizedError: (_parent, ctx, info) => new DomainError('FORBIDDEN',
+      `This API key (role ${ctx.principal?.role ?? 'none'}) may not use ${info.parentType.name}.${info.fieldName}`),
+  },
 });
 
-builder.queryType({});
-builder.mutationType({});
-
+builder.queryType({ authScopes: { read: true } });
+builder.mutationType({ authScopes: { write: true } });

@@ -5,9 +5,12 @@ import type { z } from 'zod';
 
 export type ErrorCode =
   | 'BAD_USER_INPUT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'INSUFFICIENT_STOCK'
   | 'UNAVAILABLE'
+  | 'OVERLOADED'
   | 'CURSOR_EXPIRED'
   | 'SLOW_CONSUMER'
   | 'INTERNAL_SERVER_ERROR';

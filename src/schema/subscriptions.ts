@@ -40,7 +40,7 @@ const PolicyFlip = builder.objectRef<Logged<PolicyPayload>>('PolicyFlip').implem
   }),
 });
 
-builder.subscriptionType({});
+builder.subscriptionType({ authScopes: { subscribe: true } });
 
 function hubOf(ctx: Context) {
   if (!ctx.hub) throw new DomainError('UNAVAILABLE', 'Subscriptions are not enabled on this gateway');
