@@ -11,6 +11,7 @@ import { yogaLogging, type Logger } from './logger.js';
 import { useInputErrorCodes } from './plugins/input-error-codes.js';
 import type { KeyStore, Principal } from './auth/keys.js';
 import { useAuth } from './plugins/auth.js';
+import { UNGUARDED } from './auth/roles.js';
 import { useBoard } from './plugins/board.js';
 import { limitPlugins } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
@@ -34,6 +35,8 @@ export interface AppOptions extends SnapshotOptions {
   maxInFlight?: number;
   /** For the pool-size gauge. */
   poolMax?: number;
+  /** Protects /metrics (Bearer token) when set. */
+  metricsToken?: string;
 }
 
 const noIntrospection: Plugin = { onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) };
@@ -49,13 +52,15 @@ export function createApp(opts: AppOptions): App {
     graphiql: opts.graphiql ?? true,
     batching: (opts.maxBatch ?? 10) > 0 ? { limit: opts.maxBatch ?? 10 } : false,
     landingPage: false,
+    // Without a key store every caller may do everything; with one, a request the auth plugin did not
+    // authenticate has no principal, and every root field refuses it.
     context: ({ request, principal }: { request: Request; principal?: Principal }) =>
-      ({ sql, hub: opts.hub, principal: principal ?? principals.get(request) }),
+      ({ sql, hub: opts.hub, principal: principal ?? principals.get(request) ?? (opts.keys ? undefined : UNGUARDED) }),
     plugins: [
       useBoard(),
       ...(opts.introspection === false ? [noIntrospection] : []),
       ...(opts.keys ? [useAuth(opts.keys, principals)] : []),
-      useMetrics(sql, opts.hub, opts.poolMax ?? 0),
+      useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken }),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
       // (Its compiled subscribe drops literal arguments; schema/subscriptions.ts reads them from the document.)

@@ -8,6 +8,8 @@ export interface Config {
   dataDir: string;
   embeddedPort: number;
   poolMax: number;
+  poolQueueMax: number;
+  metricsToken: string | undefined;
   workers: number;
   maxInFlight: number;
   maxBatch: number;
@@ -21,6 +23,15 @@ export interface Config {
   changeLogPruneSeconds: number;
   production: boolean;
   logLevel: string;
+  // Auth and graphql-ws bounds
+  /** Auth on even with no key in api_keys (everything 401 until a key exists). */
+  authRequired: boolean;
+  /** Largest graphql-ws frame; a bigger one closes that socket with 1009. */
+  wsMaxPayloadBytes: number;
+  /** Operations in flight on one graphql-ws socket; past it a subscribe gets LIMIT_EXCEEDED. */
+  wsMaxSubscriptions: number;
+  /** Open graphql-ws sockets per API key per process; past it a new socket closes with 4429. */
+  wsMaxSocketsPerKey: number;
 }
 
 function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
@@ -48,6 +59,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(env.DATA_DIR || './.data/pg'),
     embeddedPort: int('EMBEDDED_PG_PORT', 54329, env),
     poolMax: int('PG_POOL_MAX', 10, env),
+    poolQueueMax: int('PG_POOL_QUEUE_MAX', 100, env),
+    metricsToken: env.METRICS_TOKEN || undefined,
     workers: Math.max(1, int('WORKERS', 1, env)),
     maxInFlight: Math.max(1, int('MAX_IN_FLIGHT', 256, env)),
     maxBatch: int('MAX_BATCH', 10, env),
@@ -61,5 +74,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     changeLogPruneSeconds: int('CHANGE_LOG_PRUNE_S', 60, env),
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL || 'info',
+    // Auth and graphql-ws bounds
+    authRequired: bool('AUTH_REQUIRED', false, env),
+    wsMaxPayloadBytes: Math.max(1, int('WS_MAX_PAYLOAD_BYTES', 1024 * 1024, env)),
+    wsMaxSubscriptions: Math.max(1, int('WS_MAX_SUBSCRIPTIONS', 100, env)),
+    wsMaxSocketsPerKey: Math.max(1, int('WS_MAX_SOCKETS_PER_KEY', 50, env)),
   };
 }

@@ -16,20 +16,26 @@ export interface Gateway { app: App; hub: ChangeHub; keys: KeyStore; server: Ser
 
 export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | 'livePollMs' | 'maxInFlight' | 'poolMax'
   | 'graphiql' | 'introspection' | 'maxBatch'
-  | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'>;
+  | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'
+  | 'authRequired' | 'wsMaxPayloadBytes' | 'wsMaxSubscriptions' | 'wsMaxSocketsPerKey'>
+  & Partial<Pick<Config, 'metricsToken'>>;
 
 export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, opts: SnapshotOptions = {}): Promise<Gateway> {
   const hub = new ChangeHub({ sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs });
   await hub.start();
-  const keys = new KeyStore(sql, logger);
+  const keys = new KeyStore(sql, logger, { required: config.authRequired });
   await keys.start();
   const stopMaintenance = startMaintenance(sql, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
   const app = createApp({
     sql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax,
+    metricsToken: config.metricsToken,
     graphiql: config.graphiql, introspection: config.introspection, maxBatch: config.maxBatch, ...opts,
   });
   const server = createServer(withRequestId(logger, app));
-  const wss = attachWebSocket(server, app, keys);
+  const wss = attachWebSocket(server, app, {
+    keys, logger, maxPayloadBytes: config.wsMaxPayloadBytes,
+    maxSubscriptions: config.wsMaxSubscriptions, maxSocketsPerKey: config.wsMaxSocketsPerKey,
+  });
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const port = (server.address() as { port: number }).port;
 

@@ -37,28 +37,93 @@ describe('query limits', () => {
 });
 
 describe('load shedding', () => {
-  it('answers 503 with Retry-After past MAX_IN_FLIGHT instead of queueing', async () => {
-    const tight = await liveGateway({ maxInFlight: 1 });
-    const k = `${p}-a`;
-    // Hold the SKU's lock so the first write stays in flight.
+  /** Holds the SKU's row lock until released, so a write on it stays in flight (holding a pool connection). */
+  async function holdSku(gateway: LiveGateway, sku: string) {
     let release!: () => void;
     const held = new Promise<void>((r) => { release = r; });
-    const locker = tight.sql.begin(async (tx) => {
-      await tx`select 1 from sku_counters where sku = ${k} for update`;
+    const locker = gateway.sql.begin(async (tx) => {
+      await tx`select 1 from sku_counters where sku = ${sku} for update`;
       await held;
     });
     await sleep(100);
+    return async () => { release(); await locker; };
+  }
+  const shed = async (res: Response) => {
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(((await res.json()) as any).errors[0].extensions.code).toBe('OVERLOADED');
+  };
+
+  it('answers 503 with Retry-After past MAX_IN_FLIGHT instead of queueing, whatever the Accept', async () => {
+    const tight = await liveGateway({ maxInFlight: 1 });
+    const k = `${p}-a`;
+    const release = await holdSku(tight, k);
     const slow = post(tight.url, `mutation { setInventory(sku: "${k}", available: 5) { available } }`);
     await sleep(200);
-    const shed = await fetch(tight.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
-    expect(shed.status).toBe(503);
-    expect(shed.headers.get('retry-after')).toBe('1');
-    expect(((await shed.json()) as any).errors[0].extensions.code).toBe('OVERLOADED');
-    release();
-    await locker;
+    for (const accept of ['application/json', 'text/event-stream']) {
+      await shed(await fetch(tight.url, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify({ query: '{ __typename }' }) }));
+    }
+    await release();
     expect((await slow).data.setInventory.available).toBe(5);
     const after = await post(tight.url, '{ __typename }');
     expect(after.data.__typename).toBe('Query');
     await tight.stop();
+  });
+
+  it('bounds the database queue: past PG_POOL_MAX + PG_POOL_QUEUE_MAX transactions, OVERLOADED at once', async () => {
+    const { createSql } = await import('../src/db/client.js');
+    const { startGateway } = await import('../src/gateway.js');
+    const { createLogger } = await import('../src/logger.js');
+    const { inject } = await import('vitest');
+    const sql = createSql(inject('databaseUrl'), { poolMax: 2, poolQueueMax: 0, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
+    const small = await startGateway(sql, {
+      port: 0, host: '127.0.0.1', liveBufferLimit: 100, livePollMs: 1000, changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0,
+      production: false, maxInFlight: 256, poolMax: 2, graphiql: false, introspection: true, maxBatch: 10,
+      authRequired: false, wsMaxPayloadBytes: 1 << 20, wsMaxSubscriptions: 100, wsMaxSocketsPerKey: 50,
+    }, createLogger('silent'));
+    const url = `http://127.0.0.1:${small.port}/graphql`;
+    const k = `${p}-a`;
+    const release = await holdSku({ sql } as LiveGateway, k);
+    const writes = [1, 2].map((n) => post(url, `mutation { setInventory(sku: "${k}", available: ${n}) { available } }`));
+    await sleep(200);
+    const refused = await post(url, `{ decisionContext(userId: "u", candidates: ["${k}"]) { candidates { sku } } }`);
+    expect(refused.errors[0].extensions.code).toBe('OVERLOADED');
+    await release();
+    for (const w of await Promise.all(writes)) expect(w.errors).toBeUndefined();
+    const later = await post(url, `{ decisionContext(userId: "u", candidates: ["${k}"]) { candidates { sku } } }`);
+    expect(later.errors).toBeUndefined();
+    await small.close();
+    await sql.end({ timeout: 5 });
+  });
+});
+
+describe('subscriptions need a streaming transport', () => {
+  it('a subscription over JSON, GET or in a batch gets BAD_USER_INPUT saying which transports carry it', async () => {
+    const query = `subscription { inventoryChanged(skus: ["${p}-a"]) { cursor } }`;
+    const json = { 'content-type': 'application/json', accept: 'application/json' };
+    const answers = [
+      await (await fetch(gw.url, { method: 'POST', headers: json, body: JSON.stringify({ query }) })).json(),
+      await (await fetch(`${gw.url}?${new URLSearchParams({ query })}`, { headers: { accept: 'application/json' } })).json(),
+      ...(await (await fetch(gw.url, { method: 'POST', headers: json, body: JSON.stringify([{ query }, { query }]) })).json()) as any[],
+    ] as any[];
+    for (const a of answers) {
+      expect(a.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(a.errors[0].message).toMatch(/graphql-ws|text\/event-stream/);
+    }
+    expect(gw.hub.subscriberCount).toBe(0);
+  });
+});
+
+describe('/metrics', () => {
+  it('is open by default and needs the bearer token when METRICS_TOKEN is set', async () => {
+    const guarded = await liveGateway({ metricsToken: 's3cret' });
+    const metrics = guarded.url.replace('/graphql', '/metrics');
+    expect((await fetch(metrics)).status).toBe(401);
+    expect((await fetch(metrics, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    const res = await fetch(metrics, { headers: { authorization: 'Bearer s3cret' } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('gateway_subscribers');
+    expect((await fetch(gw.url.replace('/graphql', '/metrics'))).status).toBe(200);
+    await guarded.stop();
   });
 });

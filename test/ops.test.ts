@@ -35,18 +35,20 @@ it('shutting down ends subscriptions with UNAVAILABLE and the last delivered cur
   await client.dispose();
 });
 
-it('GET /metrics exposes request durations, error codes, statements per decision, subscribers and log lag', async () => {
+it('GET /metrics exposes request durations, error codes, statements per decision, subscribers and feed health', async () => {
   await post(gw.url, `query Home { decisionContext(userId: "m", candidates: ["a", "b"]) { candidates { eligible } } }`);
   await post(gw.url, `{ decisionContext(userId: "", candidates: []) { candidates { eligible } } }`);
   const res = await fetch(gw.url.replace('/graphql', '/metrics'));
   expect(res.status).toBe(200);
   const text = await res.text();
-  expect(text).toMatch(/gateway_request_duration_seconds_count\{[^}]*operation_type="query",operation_name="Home"[^}]*\} [1-9]/);
+  expect(text).toMatch(/gateway_request_duration_seconds_count\{[^}]*operation_type="query",root_field="decisionContext"[^}]*\} [1-9]/);
+  expect(text).not.toContain('Home'); // labels come from the schema, never from names clients choose
   expect(text).toMatch(/gateway_errors_total\{[^}]*code="BAD_USER_INPUT"[^}]*\} [1-9]/);
   expect(text).toMatch(/gateway_sql_statements_per_decision_count\{[^}]*\} [1-9]/);
   expect(text).toMatch(/gateway_sql_statements_per_decision_sum\{[^}]*\} (\d+)/);
   expect(text).toMatch(/gateway_subscribers\{[^}]*\} \d+/);
-  expect(text).toMatch(/gateway_change_log_lag\{[^}]*\} \d+/);
+  expect(text).toMatch(/gateway_change_log_dispatched_seq\{[^}]*\} \d+/);
+  expect(text).toMatch(/gateway_change_log_read_age_seconds\{[^}]*\} [\d.]+/);
   expect(text).toMatch(/gateway_pool_max\{[^}]*\} 10/);
 });
 

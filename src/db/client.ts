@@ -2,6 +2,7 @@
 // budget tens of milliseconds, so an unreachable database must fail fast.
 import postgres from 'postgres';
 import type { Config } from '../config.js';
+import { DomainError } from '../errors.js';
 import { timestamptz } from './timestamps.js';
 
 export type Sql = postgres.Sql;
@@ -9,12 +10,17 @@ export type Tx = postgres.TransactionSql;
 /** Anything that can run a tagged-template statement: the pool or a transaction. */
 export type Queryable = Sql | Tx;
 
+// postgres.js queues work for a busy pool without bound; this caps the
+// transactions in progress or waiting at poolMax + poolQueueMax, and refuses
+// the rest at once (OVERLOADED) instead of letting them wait past their budget.
+const gates = new WeakMap<Sql, { active: number; limit: number }>();
+
 export function createSql(
   url: string,
-  config: Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'>,
+  config: Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'> & Partial<Pick<Config, 'poolQueueMax'>>,
   debug?: (connection: number, query: string) => void,
 ): Sql {
-  return postgres(url, {
+  const sql = postgres(url, {
     max: config.poolMax,
     connect_timeout: config.connectTimeoutSeconds,
     idle_timeout: 60,
@@ -36,4 +42,23 @@ export function createSql(
     },
     ...(debug ? { debug: (conn: number, query: string) => debug(conn, query) } : {}),
   });
+  gates.set(sql, { active: 0, limit: config.poolMax + (config.poolQueueMax ?? 100) });
+  return sql;
+}
+
+/** Runs one transaction's worth of work if the pool's queue has room; OVERLOADED otherwise. */
+export async function admitted<T>(sql: Sql, fn: () => Promise<T>): Promise<T> {
+  const gate = gates.get(sql);
+  if (!gate) return fn();
+  if (gate.active >= gate.limit) {
+    throw new DomainError('OVERLOADED', 'The gateway\'s database pool is saturated; retry shortly', {
+      http: { status: 503, headers: { 'retry-after': '1' } },
+    });
+  }
+  gate.active++;
+  try {
+    return await fn();
+  } finally {
+    gate.active--;
+  }
 }

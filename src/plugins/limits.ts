@@ -2,6 +2,7 @@
 // decisionContext — every field, 1,000 candidates — passes, and abuse does not.
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import type { Plugin } from 'graphql-yoga';
+import { DomainError } from '../errors.js';
 
 export interface LimitOptions {
   production: boolean;
@@ -19,7 +20,7 @@ export function limitPlugins({ production, maxInFlight }: LimitOptions): Plugin[
     // Field suggestions help people exploring in GraphiQL; production hides the schema's shape.
     blockFieldSuggestion: { enabled: production },
   });
-  return [...(armor.protect().plugins as Plugin[]), useLoadShedding(maxInFlight)];
+  return [...(armor.protect().plugins as Plugin[]), useLoadShedding(maxInFlight), useStreamingTransports()];
 }
 
 /** Past maxInFlight concurrent requests, answer 503 + Retry-After at once instead of queueing without bound. */
@@ -27,9 +28,10 @@ export function useLoadShedding(maxInFlight: number): Plugin {
   let inFlight = 0;
   const counted = new WeakSet<Request>();
   return {
-    onRequest({ request, endResponse, fetchAPI }) {
-      // Subscriptions over SSE are long-lived by design and are not counted.
-      if (request.headers.get('accept')?.includes('text/event-stream')) return;
+    // Every GraphQL request counts, whatever its Accept: an SSE subscription stops counting once its
+    // stream starts (onResponse); its lifetime is bounded by the subscription limits instead.
+    onRequest({ request, url, endResponse, fetchAPI }) {
+      if (!url.pathname.endsWith('/graphql')) return;
       if (inFlight >= maxInFlight) {
         endResponse(new fetchAPI.Response(JSON.stringify({
           errors: [{ message: 'The gateway is at capacity; retry shortly', extensions: { code: 'OVERLOADED' } }],
@@ -41,6 +43,21 @@ export function useLoadShedding(maxInFlight: number): Plugin {
     },
     onResponse({ request }) {
       if (counted.delete(request)) inFlight--;
+    },
+  };
+}
+
+/**
+ * A subscription over plain HTTP (JSON accept, or inside a batch) would get an
+ * empty answer or a bare 406; say instead which transports carry it.
+ */
+export function useStreamingTransports(): Plugin {
+  return {
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const request = (args.contextValue as { request?: Request }).request;
+      if (!request || request.headers.get('accept')?.includes('text/event-stream')) return; // graphql-ws, SSE
+      setResultAndStopExecution({ errors: [new DomainError('BAD_USER_INPUT',
+        'Subscriptions need a streaming transport: graphql-ws, or SSE (POST with accept: text/event-stream, not in a batch)')] });
     },
   };
 }

@@ -1,25 +1,48 @@
 // Prometheus metrics at GET /metrics: request duration by operation, errors by
-// code, SQL statements per decision, pool use, subscribers, change-log lag.
-import { getOperationAST } from 'graphql';
+// code, SQL statements per decision, pool use, subscribers, change-feed health.
+// Labels come only from the schema (operation type, root field), never from
+// what a client names, so no caller can create series. A scrape reads memory
+// only: no database query.
+import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import client from 'prom-client';
 import type { Context } from '../context.js';
-import type { Sql } from '../db/client.js';
 import { snapshotsInFlight } from '../db/snapshot.js';
-import { logBounds } from '../live/changelog.js';
 import type { ChangeHub } from '../live/hub.js';
 
-interface Op { type: string; name: string }
+interface Op { type: string; field: string }
 
-export function useMetrics(sql: Sql, hub: ChangeHub | undefined, poolMax: number): Plugin {
+export interface MetricsOptions {
+  hub?: ChangeHub;
+  poolMax: number;
+  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+/** The root field the operation selects (schema names only), or "multiple" / "none". */
+function rootField(op: OperationDefinitionNode): string {
+  const names = new Set<string>();
+  for (const s of op.selectionSet.selections) names.add(s.kind === Kind.FIELD ? s.name.value : 'fragment');
+  if (names.size === 0) return 'none';
+  if (names.size > 1) return 'multiple';
+  const [name] = names;
+  return name!.startsWith('__') ? 'introspection' : name!;
+}
+
+function describe(document: DocumentNode, operationName: string | null | undefined): Op {
+  const op = getOperationAST(document, operationName);
+  return op ? { type: op.operation, field: rootField(op) } : { type: 'invalid', field: 'none' };
+}
+
+export function useMetrics({ hub, poolMax, token }: MetricsOptions): Plugin {
   const registry = new client.Registry();
   // With WORKERS > 1 each process answers for itself; the pid tells the series apart.
   registry.setDefaultLabels({ pid: String(process.pid) });
   client.collectDefaultMetrics({ register: registry });
 
   const duration = new client.Histogram({
-    name: 'gateway_request_duration_seconds', help: 'GraphQL request duration, request to result, by operation',
-    labelNames: ['operation_type', 'operation_name'] as const, registers: [registry],
+    name: 'gateway_request_duration_seconds', help: 'GraphQL operation duration, request (or graphql-ws message) to result',
+    labelNames: ['operation_type', 'root_field'] as const, registers: [registry],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   });
   const errors = new client.Counter({
@@ -40,41 +63,62 @@ export function useMetrics(sql: Sql, hub: ChangeHub | undefined, poolMax: number
     registers: [registry], collect() { this.set(hub?.subscriberCount ?? 0); },
   });
   new client.Gauge({
-    name: 'gateway_change_log_lag', help: 'Committed change-log entries this process has not dispatched yet',
-    registers: [registry],
-    async collect() {
-      if (!hub) return;
-      const { head } = await logBounds(sql).catch(() => ({ head: hub.dispatchedThrough }));
-      this.set(Math.max(0, head - hub.dispatchedThrough));
-    },
+    name: 'gateway_change_log_dispatched_seq', help: 'Newest change-log entry this process has dispatched to subscribers',
+    registers: [registry], collect() { this.set(hub?.dispatchedThrough ?? 0); },
   });
+  new client.Gauge({
+    name: 'gateway_change_log_read_age_seconds',
+    help: 'Seconds since this process last read the change log to its end (grows when the feed is stuck)',
+    registers: [registry], collect() { this.set(hub ? (Date.now() - hub.caughtUpAt) / 1000 : 0); },
+  });
+
+  const countErrors = (result: unknown) => {
+    for (const r of Array.isArray(result) ? result : [result]) {
+      if (r && typeof r === 'object' && 'errors' in r) {
+        for (const e of (r as { errors?: { extensions?: { code?: unknown } }[] }).errors ?? []) {
+          errors.inc({ code: String(e.extensions?.code ?? 'NONE') });
+        }
+      }
+    }
+  };
 
   const started = new WeakMap<Request, number>();
   const operations = new WeakMap<Request, Op>();
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname === '/metrics') {
+        if (token && request.headers.get('authorization') !== `Bearer ${token}`) {
+          endResponse(new fetchAPI.Response('metrics need Authorization: Bearer <METRICS_TOKEN>\n', {
+            status: 401, headers: { 'www-authenticate': 'Bearer' },
+          }));
+          return;
+        }
         return registry.metrics().then((text) =>
           endResponse(new fetchAPI.Response(text, { headers: { 'content-type': registry.contentType } })));
       }
       started.set(request, performance.now());
     },
     onExecute({ args }) {
-      const ctx = args.contextValue as unknown as Context & { request: Request };
-      const op = getOperationAST(args.document, args.operationName);
-      operations.set(ctx.request, { type: op?.operation ?? 'unknown', name: op?.name?.value ?? 'anonymous' });
-      if (op?.operation !== 'query') return;
-      return { onExecuteDone: () => { if (ctx.loaders) statements.observe(ctx.loaders.statements + 2); } };
+      const ctx = args.contextValue as unknown as Context & { request?: Request };
+      const op = describe(args.document, args.operationName);
+      const t0 = performance.now();
+      // HTTP requests are timed from arrival (onResultProcess); graphql-ws operations here.
+      if (ctx.request) operations.set(ctx.request, op);
+      return {
+        onExecuteDone: ({ result }) => {
+          if (op.type === 'query' && ctx.loaders) statements.observe(ctx.loaders.statements + 2);
+          if (!ctx.request) {
+            duration.observe({ operation_type: op.type, root_field: op.field }, (performance.now() - t0) / 1000);
+            countErrors(result);
+          }
+        },
+      };
     },
     onResultProcess({ request, result }) {
       const t0 = started.get(request);
-      const op = operations.get(request) ?? { type: 'invalid', name: 'none' };
-      if (t0 !== undefined) duration.observe({ operation_type: op.type, operation_name: op.name }, (performance.now() - t0) / 1000);
-      for (const r of Array.isArray(result) ? result : [result]) {
-        if (r && typeof r === 'object' && 'errors' in r) {
-          for (const e of r.errors ?? []) errors.inc({ code: String(e.extensions?.code ?? 'NONE') });
-        }
-      }
+      const op = operations.get(request) ?? { type: 'invalid', field: 'none' };
+      if (t0 !== undefined) duration.observe({ operation_type: op.type, root_field: op.field }, (performance.now() - t0) / 1000);
+      countErrors(result);
     },
   };
 }
