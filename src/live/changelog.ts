@@ -42,16 +42,30 @@ export function inventoryChanges(rows: { sku: string; available: number; previou
     .map((r) => ({ topic: 'inventory', key: r.sku, payload: { sku: r.sku, available: r.available, previous: r.previous, cause } }));
 }
 
-export async function readChanges(db: Queryable, after: number, limit: number): Promise<LoggedChange[]> {
-  const rows = await db<{ seq: string; topic: Change['topic']; key: string; payload: any; committedAt: Timestamp }[]>`
-    select seq, topic, key, payload, committed_at as "committedAt"
-    from change_log where seq > ${after} order by seq limit ${limit}`;
-  return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
+/**
+ * The newest seq: never behind the pruned-through mark, so a log emptied by
+ * retention keeps its head (cursors handed out stay valid) instead of going back to 0.
+ */
+export const HEAD_SQL = `greatest((select max(seq) from change_log),
+  (select pruned_through from change_log_meta where id = 1), 0)`;
+
+/**
+ * A page of the log after `after`, with the pruned-through mark from the same
+ * statement (one snapshot): when the mark is past `after`, rows the caller
+ * needed are gone, and it must say so rather than skip them.
+ */
+export async function readChanges(db: Queryable, after: number, limit: number): Promise<{ rows: LoggedChange[]; prunedThrough: number }> {
+  const [page] = await db<{ rows: { seq: string; topic: Change['topic']; key: string; payload: any; committedAt: Timestamp }[]; pruned: string }[]>`
+    select coalesce((select json_agg(c order by c.seq) from (
+             select seq, topic, key, payload, committed_at as "committedAt"
+             from change_log where seq > ${after} order by seq limit ${limit}) c), '[]') as rows,
+           coalesce((select pruned_through from change_log_meta where id = 1), 0)::text as pruned`;
+  return { rows: page!.rows.map((r) => ({ ...r, seq: Number(r.seq) })), prunedThrough: Number(page!.pruned) };
 }
 
 export async function logBounds(db: Queryable): Promise<{ head: number; prunedThrough: number }> {
   const [row] = await db<{ head: string; pruned: string }[]>`
-    select coalesce((select max(seq) from change_log), 0) as head,
+    select ${db.unsafe(HEAD_SQL)} as head,
            coalesce((select pruned_through from change_log_meta where id = 1), 0) as pruned`;
   return { head: Number(row!.head), prunedThrough: Number(row!.pruned) };
 }

@@ -32,9 +32,14 @@ const PING = 'ping';
 const LISTEN_CHECK_MS = 2000;
 
 function parseCursor(after: string): number {
-  if (!/^\d{1,15}$/.test(after)) throw new DomainError('BAD_USER_INPUT', `after: "${after}" is not a cursor from this gateway`);
+  // The value is not echoed: it can be anything up to the request size.
+  if (!/^\d{1,15}$/.test(after)) throw new DomainError('BAD_USER_INPUT', 'after: not a cursor from this gateway');
   return Number(after);
 }
+
+const cursorExpired = (at: number, prunedThrough: number) => new DomainError('CURSOR_EXPIRED',
+  `Cursor ${at} is older than the change log's retention; re-read current state and subscribe from its snapshot.cursor`,
+  { lastCursor: cursorOf(at), prunedThrough: cursorOf(prunedThrough) });
 
 export class ChangeHub {
   private lastSeq = 0;
@@ -45,7 +50,10 @@ export class ChangeHub {
   private checker: NodeJS.Timeout | undefined;
   private lastPing = 0;
   private unlisten: (() => Promise<void>) | undefined;
+  private stopped = false;
   listening = false;
+  /** When this follower last read the log to its end (Date.now()): a stuck feed shows as a growing age. */
+  caughtUpAt = Date.now();
 
   constructor(readonly opts: HubOptions) {}
 
@@ -90,6 +98,7 @@ export class ChangeHub {
   }
 
   async stop(reason?: DomainError): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     clearInterval(this.checker);
     await this.unlisten?.().catch(() => {});
@@ -114,7 +123,14 @@ export class ChangeHub {
     do {
       this.again = false;
       for (;;) {
-        const rows = await readChanges(this.opts.sql, this.lastSeq, page);
+        const { rows, prunedThrough } = await readChanges(this.opts.sql, this.lastSeq, page);
+        if (prunedThrough > this.lastSeq) {
+          // Retention removed entries this follower never dispatched: no live subscriber can be
+          // continued without a gap, so each is ended with its own cursor and CURSOR_EXPIRED.
+          for (const s of this.subscribers) s.expire(prunedThrough);
+          this.lastSeq = prunedThrough;
+          continue;
+        }
         for (const change of rows) {
           for (const s of this.subscribers) s.offer(change);
           this.lastSeq = change.seq;
@@ -122,6 +138,7 @@ export class ChangeHub {
         if (rows.length < page) break;
       }
     } while (this.again);
+    this.caughtUpAt = Date.now();
   }
 
   /**
@@ -131,14 +148,11 @@ export class ChangeHub {
    */
   async subscribe(filter: Filter, after: string | null | undefined): Promise<AsyncIterableIterator<Delivery>> {
     const wanted = after == null ? null : parseCursor(after);
+    if (this.stopped) throw new DomainError('UNAVAILABLE', 'The gateway is shutting down; resubscribe to another instance', after == null ? {} : { lastCursor: after });
     const { head, prunedThrough } = await logBounds(this.opts.sql);
-    if (wanted !== null && wanted < prunedThrough) {
-      throw new DomainError('CURSOR_EXPIRED',
-        `Cursor ${after} is older than the change log's retention; resubscribe without "after" and re-read current state`,
-        { prunedThrough: cursorOf(prunedThrough) });
-    }
+    if (wanted !== null && wanted < prunedThrough) throw cursorExpired(wanted, prunedThrough);
     if (wanted !== null && wanted > head) {
-      throw new DomainError('BAD_USER_INPUT', `Cursor ${after} is ahead of the change log (head ${head})`);
+      throw new DomainError('BAD_USER_INPUT', `Cursor ${wanted} is ahead of the change log (head ${head})`);
     }
     const start = wanted ?? head;
     // Everything up to lastSeq was dispatched before we joined: replay it from the log.
@@ -189,6 +203,12 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
     this.wake?.();
   }
 
+  /** Entries after what this subscriber has were pruned before it got them. */
+  expire(prunedThrough: number): void {
+    this.queue.length = 0;
+    this.end(cursorExpired(this.delivered, prunedThrough));
+  }
+
   end(error?: DomainError): void {
     if (this.closed || this.ending) return;
     this.ending = new StreamEnd(error ?? new DomainError('UNAVAILABLE', 'The gateway is shutting down; resume with "after"',
@@ -205,7 +225,10 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
         return { value: this.ending, done: false };
       }
       const replaying = this.replayedThrough < this.replayUntil;
-      if (replaying && this.replayBuffer.length === 0) await this.replayPage();
+      if (replaying && this.replayBuffer.length === 0) {
+        await this.replayPage();
+        if (this.ending) continue;
+      }
       const next = this.replayBuffer.shift() ?? (replaying ? undefined : this.queue.shift());
       if (next) {
         this.delivered = next.seq;
@@ -221,7 +244,8 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
 
   /** Catch-up from the log, in pages, for what was dispatched before this subscriber joined. */
   private async replayPage(): Promise<void> {
-    const rows = await readChanges(this.hub.opts.sql, this.replayedThrough, 500);
+    const { rows, prunedThrough } = await readChanges(this.hub.opts.sql, this.replayedThrough, 500);
+    if (prunedThrough > this.replayedThrough) return this.expire(prunedThrough);
     for (const c of rows) if (c.seq <= this.replayUntil && this.matches(c)) this.replayBuffer.push(c);
     const last = rows.at(-1);
     this.replayedThrough = !last || last.seq >= this.replayUntil ? this.replayUntil : last.seq;

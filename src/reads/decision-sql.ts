@@ -4,6 +4,7 @@
 // All windows are measured back from the transaction's own now().
 import type { Queryable } from '../db/client.js';
 import type { Timestamp } from '../db/timestamps.js';
+import { HEAD_SQL } from '../live/changelog.js';
 
 export const PREFETCH_SESSION_EVENTS = 20;
 export const PREFETCH_PURCHASES = 10;
@@ -61,7 +62,7 @@ export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
     )
     select
       pg_current_snapshot()::text as "snapshotId",
-      (select coalesce(max(seq), 0) from change_log)::text as "changeCursor",
+      (${db.unsafe(HEAD_SQL)})::text as "changeCursor",
       now() as "readAt",
       (select segment from users where id = ${userId}) as segment,
       (select coalesce(json_agg(${db.unsafe(FLAG_JSON)}), '[]')
