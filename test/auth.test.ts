@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey, revokeKey, type Role } from '../src/auth/keys.js';
 import { ownDatabase } from './helpers.js';
 import { liveGateway, postAs, sleep, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
+import { rawSocket } from './raw-clients.js';
 
 let db: Awaited<ReturnType<typeof ownDatabase>>;
 let gw: LiveGateway;
@@ -104,13 +105,85 @@ describe('subscriptions: every caller, over SSE and graphql-ws', () => {
       } else {
         await s.done;
         const seen = JSON.stringify(s.errors.map((e: any) => (e?.code ? { closeCode: e.code, reason: e.reason } : e)));
-        expect(seen).toContain(caller === 'none' || caller === 'bad' ? '4403' : 'FORBIDDEN');
+        expect(seen).toContain(caller === 'none' || caller === 'bad' ? '4401' : 'FORBIDDEN');
       }
       await client.dispose();
       for (let i = 0; i < 100 && gw.hub.subscriberCount !== base; i++) await sleep(10);
       expect(gw.hub.subscriberCount).toBe(base);
     });
   }
+});
+
+describe('graphql-ws: refusals', () => {
+  it('a missing or bad key closes with 4401 and a reason naming the problem', async () => {
+    const missing = await rawSocket(gw.wsUrl);
+    await expect(missing.init()).rejects.toThrow(/socket closed/);
+    expect(await missing.closed).toMatchObject({ code: 4401, reason: 'missing API key' });
+    const bad = await rawSocket(gw.wsUrl);
+    await expect(bad.init({ authorization: header('bad').authorization })).rejects.toThrow(/socket closed/);
+    expect(await bad.closed).toMatchObject({ code: 4401, reason: 'invalid or revoked API key' });
+  });
+
+  it('a key whose role may not subscribe is refused per operation (FORBIDDEN); the socket stays open for what it may do', async () => {
+    const s = await rawSocket(gw.wsUrl);
+    await s.init({ authorization: header('reader').authorization });
+    s.subscribe('sub', SUB);
+    const refused = await s.waitFor((m) => m.id === 'sub' && (m.type === 'error' || m.payload?.errors));
+    expect(JSON.stringify(refused.payload)).toContain('FORBIDDEN');
+    s.subscribe('q', OPERATIONS.decisionContext!.doc);
+    const [answer] = await s.nexts('q', 1);
+    expect(answer.payload.errors).toBeUndefined();
+    expect(s.ws.readyState).toBe(s.ws.OPEN);
+    s.close();
+  });
+});
+
+describe('GET and GraphiQL', () => {
+  const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+  const INTROSPECT = '{ __schema { queryType { name } } }';
+  const get = (base: string, query: string | null, headers: Record<string, string> = {}) =>
+    fetch(query === null ? base : `${base}?query=${encodeURIComponent(query)}`, { headers: { accept: BROWSER, ...headers } });
+
+  it('GRAPHIQL on: the page itself needs no key, and nothing executes without one', async () => {
+    const page = await get(gw.url, null);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    for (const query of [INTROSPECT, OPERATIONS.decisionContext!.doc]) {
+      const res = await get(gw.url, query);
+      const body = await res.text();
+      expect(body).not.toContain('"data"'); // the page (which only pre-fills the editor) or a refusal
+      if (res.status !== 200) expect(res.status).toBe(401);
+    }
+  });
+
+  it('GRAPHIQL off: a GET that accepts text/html is authenticated like any other request', async () => {
+    const off = await liveGateway({ graphiql: false }, db.url);
+    try {
+      for (const query of [INTROSPECT, OPERATIONS.decisionContext!.doc, null]) {
+        const res = await get(off.url, query);
+        expect(res.status).toBe(401);
+        const body = await res.json() as any;
+        expect(body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+        expect(body.data ?? null).toBeNull();
+      }
+      const keyed = await get(off.url, INTROSPECT, header('reader'));
+      expect(keyed.status).toBe(200);
+      expect(((await keyed.json()) as any).data.__schema.queryType.name).toBe('Query');
+    } finally {
+      await off.stop();
+    }
+  });
+
+  it('an operation that reaches execution with no principal is refused (UNAUTHENTICATED) and writes nothing', async () => {
+    const before = await footprint();
+    const { schema, parse, execute, contextFactory } = gw.app.getEnveloped({});
+    for (const doc of [OPERATIONS.setInventory!.doc, OPERATIONS.decisionContext!.doc]) {
+      const result = await execute({ schema, document: parse(doc), contextValue: await contextFactory() }) as any;
+      expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      expect(result.data ?? null).toBeNull();
+    }
+    expect(await footprint()).toEqual(before);
+  });
 });
 
 describe('keys', () => {

@@ -15,7 +15,8 @@ export async function liveGateway(
   const gw = await startGateway(sql, {
     port: 0, host: '127.0.0.1', liveBufferLimit: 10_000, livePollMs: 1000,
     changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, maxInFlight: 256, poolMax: 10,
-    graphiql: true, introspection: true, maxBatch: 10, ...overrides,
+    graphiql: true, introspection: true, maxBatch: 10,
+    authRequired: false, wsMaxPayloadBytes: 1024 * 1024, wsMaxSubscriptions: 100, wsMaxSocketsPerKey: 50, ...overrides,
   }, logger);
   return {
     ...gw, sql,

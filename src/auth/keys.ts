@@ -1,6 +1,7 @@
 // API keys with roles. A key is "dcg_<id>_<secret>"; only sha256(secret) is
 // stored. Each process keeps the active keys in memory (no query per request),
-// reloaded on NOTIFY api_keys (sent by create/revoke) and every 30 s.
+// reloaded on NOTIFY api_keys (sent by create/revoke) and every second (the
+// table is tiny; a missed NOTIFY still reaches open connections within ~1 s).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
@@ -35,47 +36,147 @@ export async function listKeys(sql: Sql) {
     select id, role, name, created_at as "createdAt", revoked_at as "revokedAt" from api_keys order by created_at`;
 }
 
+/** The caller while auth is off (no key was ever created and AUTH_REQUIRED is false). */
+export const OPEN: Principal = { id: 'open', role: 'admin', name: 'auth off: no keys' };
+
+/** Why a caller is not let in: keys never read yet, no key presented, or a key that is not active. */
+export type Refusal = 'unavailable' | 'missing' | 'invalid';
+
+export interface KeyStoreOptions {
+  /** AUTH_REQUIRED: auth on even with no key in the table. */
+  required?: boolean;
+  /** Reload interval; also the retry interval while keys were never read. */
+  reloadMs?: number;
+}
+
 export class KeyStore {
   private keys = new Map<string, { hash: Buffer; role: Role; name: string }>();
   private anyKeyEver = false;
+  private loaded = false;
+  private failing = false;
+  private reading: Promise<void> | null = null;
+  private again = false;
+  private readonly revokedListeners = new Set<(ids: string[]) => void>();
   private timer: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
+  private readonly required: boolean;
+  private readonly reloadMs: number;
 
-  constructor(private readonly sql: Sql, private readonly logger: Logger) {}
+  constructor(private readonly sql: Sql, private readonly logger: Logger, opts: KeyStoreOptions = {}) {
+    this.required = opts.required ?? false;
+    this.reloadMs = opts.reloadMs ?? 1000;
+  }
+
+  /** Keys were read successfully at least once; until then nobody is let in. */
+  get ready(): boolean { return this.loaded; }
 
   /**
-   * Auth is on whenever a key exists — revoked ones included, so revoking the
-   * last key locks the gateway instead of opening it.
+   * Auth is on when configured, or when a key exists — revoked ones included,
+   * so revoking the last key locks the gateway instead of opening it. Only a
+   * successful read can say "no keys": before one, callers get UNAVAILABLE.
    */
-  get enabled(): boolean { return this.anyKeyEver; }
+  get enabled(): boolean { return this.required || this.anyKeyEver; }
 
   async start(): Promise<void> {
     await this.reload();
-    const handle = await this.sql.listen(CHANNEL, () => void this.reload(), () => void this.reload());
-    this.unlisten = handle.unlisten;
-    this.timer = setInterval(() => void this.reload(), 30_000);
+    await this.listen();
+    // Every second: retries a failed first read quickly, and catches a missed NOTIFY (or a lost listener).
+    this.timer = setInterval(() => {
+      if (!this.unlisten) void this.listen();
+      void this.reload();
+    }, this.reloadMs);
     this.timer.unref();
-    if (!this.enabled) {
+    if (this.loaded && !this.enabled) {
       this.logger.warn('NO API KEYS: the gateway is OPEN — anyone who reaches it can read, write and subscribe. '
-        + 'Create a key with `npm run keys -- create admin <name>` to turn authentication on.');
+        + 'Create a key with `npm run keys -- create admin <name>` to turn authentication on, or set AUTH_REQUIRED=true.');
     }
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.unlisten?.().catch(() => {});
+    this.unlisten = undefined;
+    await this.reading;
   }
 
-  async reload(): Promise<void> {
+  private async listen(): Promise<void> {
     try {
-      const rows = await this.sql<{ id: string; secretHash: string; role: Role; name: string; revoked: boolean }[]>`
-        select id, secret_hash as "secretHash", role, name, revoked_at is not null as revoked from api_keys`;
-      this.anyKeyEver = rows.length > 0;
-      this.keys = new Map(rows.filter((r) => !r.revoked)
-        .map((r) => [r.id, { hash: Buffer.from(r.secretHash, 'hex'), role: r.role, name: r.name }]));
+      const handle = await this.sql.listen(CHANNEL, () => void this.reload(), () => void this.reload());
+      this.unlisten = handle.unlisten;
     } catch (err) {
-      this.logger.warn({ err }, 'could not reload API keys; keeping the ones loaded');
+      this.logger.warn({ err }, 'could not LISTEN for API key changes; relying on the periodic reload');
     }
+  }
+
+  /**
+   * Read the keys. Concurrent calls fold into one more read after the current
+   * one, so a NOTIFY that arrives mid-read is never lost and reads never
+   * overlap (an older read finishing last cannot bring a revoked key back).
+   */
+  reload(): Promise<void> {
+    if (this.reading) {
+      this.again = true;
+      return this.reading;
+    }
+    this.reading = (async () => {
+      do {
+        this.again = false;
+        await this.readOnce();
+      } while (this.again);
+    })().finally(() => { this.reading = null; });
+    return this.reading;
+  }
+
+  private async readOnce(): Promise<void> {
+    let rows: { id: string; secretHash: string; role: Role; name: string; revoked: boolean }[];
+    try {
+      rows = await this.sql<typeof rows>`
+        select id, secret_hash as "secretHash", role, name, revoked_at is not null as revoked from api_keys`;
+    } catch (err) {
+      if (!this.failing) {
+        this.logger.error({ err }, this.loaded
+          ? 'could not reload API keys; keeping the ones loaded, retrying every second'
+          : 'could not read API keys: refusing every GraphQL request (UNAVAILABLE) until they load; retrying every second');
+      }
+      this.failing = true;
+      return;
+    }
+    if (this.failing) this.logger.info('API keys loaded again');
+    this.failing = false;
+    const wasOn = this.loaded && this.enabled;
+    const before = this.keys;
+    this.keys = new Map(rows.filter((r) => !r.revoked)
+      .map((r) => [r.id, { hash: Buffer.from(r.secretHash, 'hex'), role: r.role, name: r.name }]));
+    this.anyKeyEver = rows.length > 0;
+    this.loaded = true;
+    const gone = [...before].filter(([id, k]) => this.keys.get(id)?.role !== k.role).map(([id]) => id);
+    if (!wasOn && this.enabled) gone.push(OPEN.id); // auth just turned on: what was let in open must end
+    if (gone.length) for (const cb of this.revokedListeners) cb(gone);
+  }
+
+  /**
+   * Called with the ids of keys that stopped being active as loaded (revoked,
+   * deleted, role changed) right after a reload learns of it; with OPEN.id when
+   * auth turns on. Returns an unsubscribe.
+   */
+  onRevoked(cb: (ids: string[]) => void): () => void {
+    this.revokedListeners.add(cb);
+    return () => this.revokedListeners.delete(cb);
+  }
+
+  /** The caller for an Authorization value, or why not. */
+  authenticate(authorization: string | null | undefined): Principal | Refusal {
+    if (!this.loaded) return 'unavailable';
+    if (!this.enabled) return OPEN;
+    if (!authorization?.trim()) return 'missing';
+    return this.verify(authorization) ?? 'invalid';
+  }
+
+  /** Whether a principal authenticated earlier still may act (its key not revoked; OPEN only while auth is off). */
+  isActive(principal: Principal): boolean {
+    if (!this.loaded) return false;
+    if (principal.id === OPEN.id) return !this.enabled;
+    return this.keys.get(principal.id)?.role === principal.role;
   }
 
   /** The key's principal, or null for a missing, malformed, unknown or revoked key. */

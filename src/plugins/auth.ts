@@ -1,19 +1,16 @@
 // Authentication (API key → principal) and authorization (role → operations).
 // Keys come as `Authorization: Bearer <key>` over HTTP and SSE, and as
-// connectionParams.authorization over graphql-ws. With no active key the
-// gateway is open (KeyStore logs a loud warning at start).
-import { getOperationAST, GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+// connectionParams.authorization over graphql-ws (live/ws.ts, same store and
+// errors). Fails closed: until the keys were read once every request is
+// UNAVAILABLE; with auth on, nothing executes without an active principal;
+// a revoked key's open streams end with UNAUTHENTICATED. With no key ever
+// created (and AUTH_REQUIRED off) the gateway is open (KeyStore logs it).
+import { getOperationAST, GraphQLError, Kind, type DocumentNode, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { KeyStore, Principal, Role } from '../auth/keys.js';
+import { OPEN, type KeyStore, type Principal, type Refusal, type Role } from '../auth/keys.js';
 import type { Context } from '../context.js';
 
-const OPEN: Principal = { id: 'open', role: 'admin', name: 'no keys configured' };
 const OPEN_PATHS = new Set(['/health', '/ready', '/metrics', '/live', '/live/app.js']); // the board page is static; its API calls carry the key
-
-/** Who is calling, or null when auth is on and the key is missing or wrong. */
-export function authenticate(store: KeyStore, authorization: string | null | undefined): Principal | null {
-  return store.enabled ? store.verify(authorization) : OPEN;
-}
 
 function requiredRole(op: OperationDefinitionNode): Role | null {
   if (op.operation === 'mutation') return 'writer';
@@ -31,31 +28,134 @@ export function forbidden(principal: Principal | undefined, document: DocumentNo
   });
 }
 
-export const unauthenticated = () => new GraphQLError('Missing or invalid API key; send Authorization: Bearer <key>', {
-  extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+const REFUSALS: Record<Refusal | 'revoked', { code: string; message: string; status: number }> = {
+  unavailable: { code: 'UNAVAILABLE', message: 'API keys are not loaded yet, so no caller can be let in; retry shortly', status: 503 },
+  missing: { code: 'UNAUTHENTICATED', message: 'Missing API key; send Authorization: Bearer <key>', status: 401 },
+  invalid: { code: 'UNAUTHENTICATED', message: 'Invalid or revoked API key', status: 401 },
+  revoked: { code: 'UNAUTHENTICATED', message: 'API key revoked', status: 401 },
+};
+
+const httpOf = (why: Refusal | 'revoked'): { status: number; headers: Record<string, string> } => ({
+  status: REFUSALS[why].status,
+  headers: why === 'unavailable' ? { 'retry-after': '1' } : { 'www-authenticate': 'Bearer' },
 });
 
+/** The error for a refused caller; `http` adds the status yoga answers with (not for streams and graphql-ws). */
+export function authError(why: Refusal | 'revoked', http = false): GraphQLError {
+  const { code, message } = REFUSALS[why];
+  return new GraphQLError(message, { extensions: { code, ...(http ? { http: httpOf(why) } : {}) } });
+}
+
+/**
+ * Why an operation about to run must not: keys never read, or auth on and no
+ * active principal (none set, a revoked key, or OPEN after auth turned on).
+ */
+export function refusalOf(store: KeyStore, principal: Principal | undefined): Refusal | null {
+  if (!store.ready) return 'unavailable';
+  const who = principal ?? (store.enabled ? undefined : OPEN);
+  if (who && store.isActive(who)) return null;
+  return who && who.id !== OPEN.id ? 'invalid' : 'missing';
+}
+
 export function useAuth(store: KeyStore, principals: WeakMap<Request, Principal>): Plugin {
+  // Open streams by principal id, to end them when their key is revoked.
+  const streams = new Map<string, Set<() => void>>();
+  store.onRevoked((ids) => {
+    for (const id of ids) for (const end of streams.get(id) ?? []) end();
+  });
+  const check = (args: { contextValue: unknown; document: DocumentNode; operationName?: string | null }) => {
+    const principal = (args.contextValue as Context).principal;
+    const why = refusalOf(store, principal);
+    return why ? authError(why, true) : forbidden(principal ?? OPEN, args.document, args.operationName);
+  };
+
   return {
+    // GraphiQL's page (GET, text/html), when enabled, is answered by yoga before this hook; everything else needs a key.
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (OPEN_PATHS.has(url.pathname)) return;
-      if (request.method === 'GET' && request.headers.get('accept')?.includes('text/html')) return; // GraphiQL page
-      const principal = authenticate(store, request.headers.get('authorization'));
-      if (!principal) {
-        endResponse(new fetchAPI.Response(JSON.stringify({ errors: [unauthenticated().toJSON()] }), {
-          status: 401, headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer' },
+      const who = store.authenticate(request.headers.get('authorization'));
+      if (typeof who === 'string') {
+        const { status, headers } = httpOf(who);
+        endResponse(new fetchAPI.Response(JSON.stringify({ errors: [authError(who).toJSON()] }), {
+          status, headers: { 'content-type': 'application/json', ...headers },
         }));
         return;
       }
-      principals.set(request, principal);
+      principals.set(request, who);
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const error = forbidden((args.contextValue as unknown as Context).principal, args.document, args.operationName);
+      const error = check(args);
       if (error) setResultAndStopExecution({ errors: [error] });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const error = forbidden((args.contextValue as unknown as Context).principal, args.document, args.operationName);
-      if (error) setResultAndStopExecution({ errors: [error] });
+      const error = check(args);
+      if (error) {
+        setResultAndStopExecution({ errors: [error] });
+        return;
+      }
+      const principal = (args.contextValue as unknown as Context).principal;
+      const id = principal?.id ?? OPEN.id;
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (!isAsyncIterable(result)) return;
+          let enders = streams.get(id);
+          if (!enders) streams.set(id, (enders = new Set()));
+          const stream = untilRevoked(result, enders, () => { if (enders.size === 0) streams.delete(id); });
+          setResult(stream.iterator);
+          if (refusalOf(store, principal)) stream.end(); // revoked while the subscription was being set up
+        },
+      };
     },
   };
+}
+
+const isAsyncIterable = (x: unknown): x is AsyncIterable<ExecutionResult> =>
+  typeof x === 'object' && x !== null && Symbol.asyncIterator in x;
+
+/**
+ * `source`, until an ender in `enders` is called: then one final result with
+ * UNAUTHENTICATED and the end. return() (the client went away, or the end) is
+ * passed on to `source`, so the hub releases its subscriber.
+ */
+function untilRevoked(source: AsyncIterable<ExecutionResult>, enders: Set<() => void>, released: () => void) {
+  const it = source[Symbol.asyncIterator]();
+  let state: 'open' | 'revoked' | 'done' = 'open';
+  let wake!: () => void;
+  const revoked = new Promise<'revoked'>((resolve) => { wake = () => resolve('revoked'); });
+  const end = () => {
+    if (state !== 'open') return;
+    state = 'revoked';
+    wake();
+  };
+  enders.add(end);
+  const finish = async () => {
+    state = 'done';
+    enders.delete(end);
+    released();
+    await it.return?.().catch(() => {});
+  };
+  const iterator: AsyncIterableIterator<ExecutionResult> = {
+    async next(): Promise<IteratorResult<ExecutionResult>> {
+      if (state === 'open') {
+        const step = it.next();
+        step.catch(() => {}); // still pending when revoked; its outcome no longer matters
+        const r = await Promise.race([step, revoked]);
+        if (r !== 'revoked') {
+          if (r.done) await finish();
+          return r;
+        }
+      }
+      if (state === 'revoked') {
+        await finish();
+        return { value: { errors: [authError('revoked')] }, done: false };
+      }
+      return { value: undefined, done: true };
+    },
+    async return(): Promise<IteratorResult<ExecutionResult>> {
+      if (state !== 'done') await finish();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() { return this; },
+  };
+  return { iterator, end };
 }
