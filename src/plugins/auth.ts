@@ -7,23 +7,20 @@
 // created (and AUTH_REQUIRED off) the gateway is open (KeyStore logs it).
 import { getOperationAST, GraphQLError, Kind, type DocumentNode, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { OPEN, type KeyStore, type Principal, type Refusal, type Role } from '../auth/keys.js';
+import { OPEN, type KeyStore, type Principal, type Refusal } from '../auth/keys.js';
+import { mayRun, roleFor } from '../auth/roles.js';
 import type { Context } from '../context.js';
 
 const OPEN_PATHS = new Set(['/health', '/ready', '/metrics', '/live', '/live/app.js']); // the board page is static; its API calls carry the key
 
-function requiredRole(op: OperationDefinitionNode): Role | null {
-  if (op.operation === 'mutation') return 'writer';
-  if (op.operation === 'subscription') return 'subscriber';
-  const fields = op.selectionSet.selections.filter((s) => s.kind !== Kind.FIELD || !s.name.value.startsWith('__'));
-  return fields.length === 0 ? null : 'reader'; // introspection alone: any key
-}
+const introspectionOnly = (op: OperationDefinitionNode) =>
+  op.operation === 'query' && op.selectionSet.selections.every((s) => s.kind === Kind.FIELD && s.name.value.startsWith('__'));
 
+/** The role rule (auth/roles.ts) applied to the operation a request names; introspection alone needs any key. */
 export function forbidden(principal: Principal | undefined, document: DocumentNode, operationName?: string | null): GraphQLError | null {
   const op = getOperationAST(document, operationName);
-  const needed = op ? requiredRole(op) : null;
-  if (!needed || principal?.role === 'admin' || principal?.role === needed) return null;
-  return new GraphQLError(`This API key (role ${principal?.role ?? 'none'}) may not run a ${op!.operation}; it needs the ${needed} role`, {
+  if (!op || introspectionOnly(op) || mayRun(principal, op.operation)) return null;
+  return new GraphQLError(`This API key (role ${principal?.role ?? 'none'}) may not run a ${op.operation}; it needs the ${roleFor(op.operation)} role`, {
     extensions: { code: 'FORBIDDEN', http: { status: 403 } },
   });
 }
