@@ -170,9 +170,10 @@ describe('cursors', () => {
 describe('resources', () => {
   it('1,000 subscribers that connect and disconnect leave no subscriber behind', async () => {
     const base = gw.hub.subscriberCount;
-    const client = wsClient(gw.wsUrl);
+    // Three sockets: each stays under WS_MAX_SUBSCRIPTIONS (100).
+    const clients = [0, 1, 2].map(() => wsClient(gw.wsUrl));
     for (let round = 0; round < 4; round++) {
-      const streams = Array.from({ length: 250 }, () => wsSubscribe(client, INV, { skus: [sku('a')] }));
+      const streams = Array.from({ length: 250 }, (_, i) => wsSubscribe(clients[i % 3]!, INV, { skus: [sku('a')] }));
       await until(() => gw.hub.subscriberCount === base + 250, 10_000);
       for (const s of streams) s.close();
       await until(() => gw.hub.subscriberCount === base, 10_000);
@@ -183,7 +184,7 @@ describe('resources', () => {
     await until(() => gw.hub.subscriberCount === base + 20, 10_000);
     await Promise.all(raw.map((c) => c.dispose()));
     await until(() => gw.hub.subscriberCount === base, 10_000);
-    await client.dispose();
+    await Promise.all(clients.map((c) => c.dispose()));
     expect(gw.hub.subscriberCount).toBe(base);
   });
 });

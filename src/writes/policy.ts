@@ -10,17 +10,21 @@ export async function setPolicyFlag(
   sql: Sql, scope: FlagRow['scope'], target: string, kind: FlagRow['kind'], active: boolean, reason: string | null,
 ): Promise<FlagWrite> {
   return inWriteTx(sql, async (tx) => {
+    // A key never written has no row to lock, so two first writes would both read "no flag" and
+    // one flip would be logged wrong or not at all. Create the row inactive first (a concurrent
+    // first write waits on it), then read the state before this write under the row lock.
+    await tx`insert into policy_flags (scope, target, kind, active, reason)
+             values (${scope}, ${target}, ${kind}, false, null) on conflict do nothing`;
     const [prev] = await tx<{ active: boolean }[]>`
       select active from policy_flags where scope = ${scope} and target = ${target} and kind = ${kind} for update`;
     // changedAt moves when the flag or its reason changes; a repeat of the same state is a no-op.
     const [flag] = await tx<FlagRow[]>`
-      insert into policy_flags as f (scope, target, kind, active, reason)
-      values (${scope}, ${target}, ${kind}, ${active}, ${reason})
-      on conflict (scope, target, kind) do update set active = excluded.active, reason = excluded.reason,
-        changed_at = case when (f.active, f.reason) is distinct from (excluded.active, excluded.reason)
+      update policy_flags f set active = ${active}, reason = ${reason},
+        changed_at = case when (f.active, f.reason) is distinct from (${active}::boolean, ${reason}::text)
                           then now() else f.changed_at end
+      where scope = ${scope} and target = ${target} and kind = ${kind}
       returning scope, target, kind, active, reason, changed_at as "changedAt"`;
-    const flipped = (prev?.active ?? false) !== active;
+    const flipped = prev!.active !== active;
     if (flipped) await appendChanges(tx, [{ topic: 'policy', key: scope, payload: { flag: flag! } }]);
     return { flag: flag!, flipped };
   });
