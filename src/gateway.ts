@@ -12,6 +12,8 @@ import { attachWebSocket } from './live/ws.js';
 import { withRequestId, type Logger } from './logger.js';
 import type { SnapshotOptions } from './plugins/snapshot.js';
 
+const SHUTDOWN_GRACE_MS = 10_000;
+
 export interface Gateway { app: App; hub: ChangeHub; keys: KeyStore; server: Server; wss: WebSocketServer; port: number; close(): Promise<void> }
 
 export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | 'livePollMs' | 'maxInFlight' | 'poolMax'
@@ -52,7 +54,11 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
       for (const ws of wss.clients) ws.close(1001, 'gateway shutting down');
       wss.close();
       server.closeIdleConnections();
+      // In-flight requests get a grace period; then whatever is still open (a stuck client, a
+      // stream nothing will end) is cut, so shutdown always finishes.
+      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
+      clearTimeout(grace);
     },
   };
 }
