@@ -53,12 +53,14 @@ const FLAG_JSON = `json_build_object('scope', f.scope, 'target', f.target, 'kind
 const EVENT_JSON = `json_build_object('kind', e.kind, 'sku', e.sku, 'quantity', e.quantity, 'at', e.at)`;
 
 export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
-  const { userId, sessionId, region } = key;
+  const { userId, region } = key;
+  // Another user's session reads as an empty one: it is neither shown nor used for intent.
   const [row] = await db<Facts[]>`
-    with w as (
+    with own as materialized (select id from sessions where id = ${key.sessionId} and user_id = ${userId}),
+    w as (
       select e.kind, e.sku, i.category
       from events e left join items i on i.sku = e.sku
-      where e.session_id = ${sessionId} and e.at > now() - interval '30 minutes'
+      where e.session_id = (select id from own) and e.user_id = ${userId} and e.at > now() - interval '30 minutes'
     )
     select
       pg_current_snapshot()::text as "snapshotId",
@@ -70,9 +72,9 @@ export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
       (select coalesce(json_agg(${db.unsafe(EVENT_JSON)} order by e.at desc, e.id desc), '[]')
          from (select * from events where user_id = ${userId} and kind = 'PURCHASE'
                order by at desc, id desc limit ${PREFETCH_PURCHASES}) e) as purchases,
-      (select last_event_at from sessions where id = ${sessionId}) as "sessionLastEventAt",
+      (select last_event_at from sessions where id = (select id from own)) as "sessionLastEventAt",
       case
-        when ${sessionId}::text is null then null
+        when ${key.sessionId}::text is null then null
         when exists (select 1 from w where kind in ('ADD_TO_CART', 'PURCHASE')) then 'BUYING'
         when exists (select 1 from w where kind in ('VIEW', 'CLICK') and sku is not null
                      group by sku having count(*) >= 2)
@@ -81,7 +83,7 @@ export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
         else 'BROWSING'
       end as intent,
       (select coalesce(json_agg(${db.unsafe(EVENT_JSON)} order by e.at desc, e.id desc), '[]')
-         from (select * from events where session_id = ${sessionId}
+         from (select * from events where session_id = (select id from own) and user_id = ${userId}
                order by at desc, id desc limit ${PREFETCH_SESSION_EVENTS}) e) as "sessionEvents",
       (select json_build_object('region', region, 'nextSlotAt', next_slot_at,
               'congestion', congestion, 'latencyMinutes', latency_minutes)
@@ -90,18 +92,18 @@ export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
 }
 
 /** Longer event lists than the facts statement prefetches, all lists of one tick in one statement. */
-export interface EventListKey { of: 'session' | 'purchases'; id: string; limit: number }
+export interface EventListKey { of: 'session' | 'purchases'; id: string; limit: number; userId: string }
 
 export async function readEventLists(db: Queryable, keys: readonly EventListKey[]): Promise<EventRow[][]> {
   const rows = await db<{ idx: number; events: EventRow[] }[]>`
     select k.idx::int as idx, coalesce((
       select json_agg(${db.unsafe(EVENT_JSON)} order by e.at desc, e.id desc)
       from (select * from events ev
-            where (k.of = 'session' and ev.session_id = k.id)
-               or (k.of = 'purchases' and ev.user_id = k.id and ev.kind = 'PURCHASE')
+            where ev.user_id = k.uid and ((k.of = 'session' and ev.session_id = k.id)
+               or (k.of = 'purchases' and ev.kind = 'PURCHASE'))
             order by ev.at desc, ev.id desc limit k.lim) e), '[]') as events
-    from unnest(${keys.map((k) => k.of)}::text[], ${keys.map((k) => k.id)}::text[],
-                ${keys.map((k) => k.limit)}::int[]) with ordinality as k(of, id, lim, idx)`;
+    from unnest(${keys.map((k) => k.of)}::text[], ${keys.map((k) => k.id)}::text[], ${keys.map((k) => k.userId)}::text[],
+                ${keys.map((k) => k.limit)}::int[]) with ordinality as k(of, id, uid, lim, idx)`;
   const byIdx = new Map(rows.map((r) => [r.idx, r.events]));
   return keys.map((_, i) => byIdx.get(i + 1) ?? []);
 }

@@ -48,7 +48,7 @@ export function createLoaders(tx: Queryable, outside?: OutsideReaders): Loaders 
     // readState returns a row for every requested SKU (left joins).
     state: new DataLoader(bySku((skus) => { loaders.statements++; return readState(stateDb, skus); }) as (skus: readonly string[]) => Promise<StateRow[]>),
     eventLists: new DataLoader((keys) => { loaders.statements++; return readEventLists(listsDb, keys); }, {
-      cacheKeyFn: (k) => `${k.of}\u0000${k.id}\u0000${k.limit}`,
+      cacheKeyFn: (k) => `${k.of}\u0000${k.id}\u0000${k.userId}\u0000${k.limit}`,
     }),
   };
   return loaders;

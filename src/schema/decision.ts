@@ -38,7 +38,7 @@ const DecisionContext = builder.objectRef<DecisionShape>('DecisionContext').impl
     session: t.field({
       type: SessionContext,
       nullable: true,
-      resolve: async (d, _, ctx) => (d.sessionId === null ? null : { id: d.sessionId, facts: await facts(d, ctx) }),
+      resolve: async (d, _, ctx) => (d.sessionId === null ? null : { id: d.sessionId, userId: d.userId, facts: await facts(d, ctx) }),
     }),
     candidates: t.field({
       type: [CandidateContext],

@@ -11,7 +11,7 @@ export const Intent = builder.enumType('Intent', {
   } as const,
 });
 
-export interface SessionShape { id: string; facts: Facts }
+export interface SessionShape { id: string; userId: string; facts: Facts }
 
 export const SessionContext = builder.objectRef<SessionShape>('SessionContext').implement({
   fields: (t) => ({
@@ -22,7 +22,7 @@ export const SessionContext = builder.objectRef<SessionShape>('SessionContext').
       type: [Event],
       args: { limit: t.arg.int({ defaultValue: 20, required: true }) },
       resolve: (s, args, ctx) =>
-        eventList(ctx, s.facts.sessionEvents, PREFETCH_SESSION_EVENTS, { of: 'session', id: s.id, limit: args.limit }),
+        eventList(ctx, s.facts.sessionEvents, PREFETCH_SESSION_EVENTS, { of: 'session', id: s.id, userId: s.userId, limit: args.limit }),
     }),
   }),
 });

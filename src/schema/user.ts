@@ -29,7 +29,7 @@ export const UserContext = builder.objectRef<UserShape>('UserContext').implement
       type: [Event],
       args: { limit: t.arg.int({ defaultValue: 10, required: true }) },
       resolve: (u, args, ctx) =>
-        eventList(ctx, u.facts.purchases, PREFETCH_PURCHASES, { of: 'purchases', id: u.id, limit: args.limit }),
+        eventList(ctx, u.facts.purchases, PREFETCH_PURCHASES, { of: 'purchases', id: u.id, userId: u.id, limit: args.limit }),
     }),
   }),
 });

@@ -13,6 +13,10 @@ export interface EventInput {
   kind: EventKind; userId: string; sessionId: string | null; sku: string | null; quantity: number;
 }
 
+const sessionOfAnotherUser = (ids: string[]) => new DomainError('BAD_USER_INPUT',
+  `Session(s) ${ids.join(', ')} belong to another user: a session is its first event's user's; the batch was refused and nothing was written`,
+  { field: 'sessionId', sessions: ids });
+
 export interface RecordResult { accepted: number; stock: StockLevel[] }
 
 export async function recordEvents(sql: Sql, events: EventInput[]): Promise<RecordResult> {
@@ -26,6 +30,13 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
   const skus = sortedUnique(events.flatMap((e) => (e.sku === null ? [] : [e.sku])));
   const counted = sortedUnique([...sales.keys(), ...clicks.keys()]);
   const purchased = [...sales.keys()].sort();
+
+  const sessions = new Map<string, string>();
+  for (const e of events) {
+    if (e.sessionId === null) continue;
+    if ((sessions.get(e.sessionId) ?? e.userId) !== e.userId) throw sessionOfAnotherUser([e.sessionId]);
+    sessions.set(e.sessionId, e.userId);
+  }
 
   return inWriteTx(sql, async (tx) => {
     const known = await lockSkus(tx, skus);
@@ -52,13 +63,17 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
       select * from unnest(${events.map((e) => e.kind)}::text[], ${events.map((e) => e.userId)}::text[],
                            ${events.map((e) => e.sessionId) as string[]}::text[], ${events.map((e) => e.sku) as string[]}::text[],
                            ${events.map((e) => e.quantity)}::int[])`;
-    const sessions = new Map(events.flatMap((e) => (e.sessionId === null ? [] : [[e.sessionId, e.userId] as const])));
     if (sessions.size) {
       const ids = [...sessions.keys()].sort();
-      await tx`
+      // A session belongs to the user of its first event. The upsert returns the stored owner; a
+      // concurrent first event of another user waits on the row and then sees the winner.
+      const owners = await tx<{ id: string; userId: string }[]>`
         insert into sessions as s (id, user_id, last_event_at)
         select id, u, now() from unnest(${ids}::text[], ${ids.map((id) => sessions.get(id)!)}::text[]) as t(id, u)
-        on conflict (id) do update set last_event_at = greatest(s.last_event_at, excluded.last_event_at)`;
+        on conflict (id) do update set last_event_at = greatest(s.last_event_at, excluded.last_event_at)
+        returning s.id, s.user_id as "userId"`;
+      const foreign = owners.filter((o) => o.userId !== sessions.get(o.id)).map((o) => o.id);
+      if (foreign.length) throw sessionOfAnotherUser(foreign);
     }
     await appendChanges(tx, inventoryChanges(stock, 'PURCHASE'));
     return { accepted: events.length, stock };
