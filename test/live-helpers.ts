@@ -76,12 +76,14 @@ export function wsSubscribe<T = any>(client: Client, query: string, variables: R
 }
 
 /** Subscribe over SSE (POST, accept: text/event-stream); items are the `data` of each `next` event. */
-export function sseSubscribe<T = any>(url: string, query: string, variables: Record<string, unknown> = {}): Stream<T> & { ready: Promise<Response> } {
+export function sseSubscribe<T = any>(
+  url: string, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {},
+): Stream<T> & { ready: Promise<Response> } {
   const c = collector<T>();
   const abort = new AbortController();
   const ready = fetch(url, {
     method: 'POST', signal: abort.signal,
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   void (async () => {

@@ -17,3 +17,6 @@ export function mayRun(principal: Principal | undefined, kind: OperationKind): b
 
 /** The caller when no key store is configured at all (tests, embedded tools): everything allowed. */
 export const UNGUARDED: Principal = { id: 'open', role: 'admin', name: 'no key store' };
+
+/** USER-scope policy flags (who is flagged for fraud, and why) are personal data. */
+export const canSeeUserFlags = (principal: Principal | undefined): boolean => principal?.role === 'admin';

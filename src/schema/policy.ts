@@ -4,7 +4,8 @@ import type { FlagRow } from '../reads/decision-sql.js';
 import { setPolicyFlag } from '../writes/policy.js';
 import { id, text } from './inputs.js';
 
-export const PolicyScope = builder.enumType('PolicyScope', { values: ['USER', 'SKU', 'CATEGORY'] as const });
+export const POLICY_SCOPES = ['USER', 'SKU', 'CATEGORY'] as const;
+export const PolicyScope = builder.enumType('PolicyScope', { values: POLICY_SCOPES });
 export const PolicyKind = builder.enumType('PolicyKind', { values: ['FRAUD', 'QUALITY_HOLD', 'RISK_GATE'] as const });
 
 export const PolicyFlag = builder.objectRef<FlagRow>('PolicyFlag').implement({

@@ -5,8 +5,9 @@ import type { Context } from '../context.js';
 import { DomainError, parseInput } from '../errors.js';
 import type { InventoryPayload, LoggedChange, PolicyPayload } from '../live/changelog.js';
 import { cursorOf, StreamEnd, type Delivery, type Filter } from '../live/hub.js';
-import { id, MAX_CANDIDATES } from './inputs.js';
-import { PolicyFlag, PolicyScope } from './policy.js';
+import { id, MAX_CANDIDATES, plain } from './inputs.js';
+import { POLICY_SCOPES, PolicyFlag, PolicyScope } from './policy.js';
+import { canSeeUserFlags } from '../auth/roles.js';
 
 type Logged<P> = LoggedChange & { payload: P };
 
@@ -62,7 +63,16 @@ function argumentsOf(info: GraphQLResolveInfo): Record<string, unknown> {
   return getArgumentValues(info.parentType.getFields()[info.fieldName]!, info.fieldNodes[0]!, info.variableValues);
 }
 
+/** USER-scope flags name a person and carry free-text fraud reasons: only admin keys see them. */
+function visibleScopes(ctx: Context, asked: string[] | null): Set<string> | null {
+  if (canSeeUserFlags(ctx.principal)) return asked && new Set(asked);
+  if (asked?.includes('USER')) throw new DomainError('FORBIDDEN', 'USER-scope policy flips need an admin key');
+  return new Set(asked ?? POLICY_SCOPES.filter((s) => s !== 'USER'));
+}
+
 const skusArg = z.array(id).max(MAX_CANDIDATES, `must hold at most ${MAX_CANDIDATES} SKUs`).nullable();
+// The hub checks the cursor's format; this names the field for text that could never be one.
+const afterArg = plain(100).nullable();
 
 builder.subscriptionField('inventoryChanged', (t) => t.field({
   type: InventoryChange,
@@ -71,20 +81,23 @@ builder.subscriptionField('inventoryChanged', (t) => t.field({
   subscribe: (_, _args, ctx, info) => {
     const args = argumentsOf(info) as { skus?: string[] | null; after?: string | null };
     const skus = parseInput(skusArg, args.skus?.map(String) ?? null, 'skus');
+    const after = parseInput(afterArg, args.after ?? null, 'after');
     const filter: Filter = { topic: 'inventory', keys: skus && new Set(skus) };
-    return hubOf(ctx).subscribe(filter, args.after);
+    return hubOf(ctx).subscribe(filter, after);
   },
   resolve: (d) => deliver<Logged<InventoryPayload>>(d as Delivery),
 }));
 
 builder.subscriptionField('policyFlipped', (t) => t.field({
   type: PolicyFlip,
-  description: 'Every setPolicyFlag that changed a flag\'s `active`. scopes null = all scopes.',
+  description: 'Every setPolicyFlag that changed a flag\'s `active`. scopes null = every scope the key may see: '
+    + 'USER-scope flips (a user id and a fraud reason) reach admin keys only.',
   args: { scopes: t.arg({ type: [PolicyScope] }), after: t.arg.string() },
   subscribe: (_, _args, ctx, info) => {
     const args = argumentsOf(info) as { scopes?: string[] | null; after?: string | null };
-    const filter: Filter = { topic: 'policy', keys: args.scopes ? new Set(args.scopes) : null };
-    return hubOf(ctx).subscribe(filter, args.after);
+    const after = parseInput(afterArg, args.after ?? null, 'after');
+    const filter: Filter = { topic: 'policy', keys: visibleScopes(ctx, args.scopes ?? null) };
+    return hubOf(ctx).subscribe(filter, after);
   },
   resolve: (d) => deliver<Logged<PolicyPayload>>(d as Delivery),
 }));
