@@ -16,6 +16,7 @@ import { useBoard } from './plugins/board.js';
 import { limitPlugins } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
 import { useReadiness } from './plugins/readiness.js';
+import { useWorkBudget, type WorkBudget } from './plugins/work-budget.js';
 import { useSnapshotTransaction, type SnapshotOptions } from './plugins/snapshot.js';
 import { schema } from './schema/index.js';
 
@@ -37,6 +38,8 @@ export interface AppOptions extends SnapshotOptions {
   poolMax?: number;
   /** Protects /metrics (Bearer token) when set. */
   metricsToken?: string;
+  /** Candidate evaluations per request and per key in flight (defaults 2,000 and 20,000). */
+  workBudget?: WorkBudget;
 }
 
 const noIntrospection: Plugin = { onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) };
@@ -62,6 +65,7 @@ export function createApp(opts: AppOptions): App {
       ...(opts.keys ? [useAuth(opts.keys, principals)] : []),
       useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken }),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
+      useWorkBudget(opts.workBudget ?? { perRequest: 2000, perKeyInFlight: 20_000 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
       // (Its compiled subscribe drops literal arguments; schema/subscriptions.ts reads them from the document.)
       useGraphQlJit(),

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'INSUFFICIENT_STOCK'
   | 'UNAVAILABLE'
   | 'OVERLOADED'
+  | 'LIMIT_EXCEEDED'
   | 'CURSOR_EXPIRED'
   | 'SLOW_CONSUMER'
   | 'INTERNAL_SERVER_ERROR';
@@ -44,30 +45,62 @@ export function isUnavailable(err: unknown): boolean {
   return typeof code === 'string' && UNAVAILABLE_CODES.has(code);
 }
 
+// Postgres data exceptions (SQLSTATE class 22) that only a caller's value can
+// cause. Edge validation should stop these first; the mapping is the safety net.
+const REJECTED_VALUES: Record<string, string> = {
+  '22001': 'A text value in the input is too long.',
+  '22003': 'A number in the input is out of range.',
+  '22007': 'A date/time value in the input is not valid.',
+  '22008': 'A date/time value in the input is out of range.',
+  '22009': 'A time zone offset in the input is out of range.',
+  '22021': 'A text value in the input cannot be stored (a NUL character or invalid UTF-8).',
+  '22P02': 'A value in the input is not valid for its type.',
+};
+
+function rejectedValue(err: unknown): string | undefined {
+  const e = err as { name?: unknown; code?: unknown } | null;
+  return e?.name === 'PostgresError' && typeof e.code === 'string' ? REJECTED_VALUES[e.code] : undefined;
+}
+
 /**
  * yoga's maskError hook: domain errors pass through, database outages become
- * UNAVAILABLE, anything else is logged and replaced by a generic message.
+ * UNAVAILABLE, values Postgres refused become BAD_USER_INPUT (logged with
+ * `warn`: a hole in edge validation, not a fault), anything else is logged
+ * and replaced by a generic message.
  */
-export function maskError(log: (err: unknown) => void) {
+export function maskError(log: (err: unknown) => void, warn: (err: unknown) => void = log) {
   return (error: unknown, message: string): Error => {
     const located = error instanceof GraphQLError ? error : undefined;
     const original = located ? located.originalError : error;
-    if (located && !original && located.extensions?.code === undefined) return withCode(located);
+    if (located && !original && (located.extensions?.code === undefined || isScalarRefusal(located))) return withCode(located);
     if (located && (!original || original instanceof GraphQLError)) return located;
     const at = { nodes: located?.nodes, path: located?.path };
     if (isUnavailable(original)) {
       return new GraphQLError('The database is unavailable; retry shortly.', { ...at, extensions: { code: 'UNAVAILABLE' } });
+    }
+    const rejected = rejectedValue(original);
+    if (rejected) {
+      warn(original);
+      const sqlState = (original as { code: string }).code;
+      return new GraphQLError(rejected, { ...at, extensions: { code: 'BAD_USER_INPUT', sqlState } });
     }
     log(original);
     return new GraphQLError(message, { ...at, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };
 }
 
+// A literal a built-in scalar cannot hold (an Int beyond 32 bits, NaN for a
+// Float) is bad input like the same value in a variable, not a bad document;
+// yoga has already labelled it GRAPHQL_VALIDATION_FAILED.
+const SCALAR_REFUSAL = /^(Int|Float|String|Boolean|ID) cannot represent /;
+const isScalarRefusal = (e: GraphQLError) => e.extensions?.code === 'GRAPHQL_VALIDATION_FAILED' && SCALAR_REFUSAL.test(e.message);
+
 // Request errors raised before execution (query limits reported as syntax
 // errors, for one) arrive without a code; name the phase that refused them.
 function withCode(error: GraphQLError): GraphQLError {
   const code = /^Syntax Error/.test(error.message) ? 'GRAPHQL_PARSE_FAILED'
-    : /^Variable "\$/.test(error.message) ? 'BAD_USER_INPUT' : 'GRAPHQL_VALIDATION_FAILED';
+    : /^Variable "\$/.test(error.message) || SCALAR_REFUSAL.test(error.message) ? 'BAD_USER_INPUT'
+      : 'GRAPHQL_VALIDATION_FAILED';
   return new GraphQLError(error.message, {
     nodes: error.nodes, source: error.source, positions: error.positions, path: error.path,
     extensions: { ...error.extensions, code },
@@ -77,9 +110,23 @@ function withCode(error: GraphQLError): GraphQLError {
 /**
  * graphql-js reports bad variable values (wrong type, 32-bit overflow, unknown
  * input fields) as request errors without a code; give them BAD_USER_INPUT.
+ * graphql-jit words a custom scalar's refusal as "Expected type X." only: add
+ * the scalar's own reason (DateTime's range, for one).
  */
 export function withInputErrorCodes<R extends { errors?: readonly GraphQLError[] }>(result: R): R {
-  const uncoded = (e: GraphQLError) => e.extensions?.code === undefined && !e.path && /^Variable "\$/.test(e.message);
-  if (!result.errors?.some(uncoded)) return result;
-  return { ...result, errors: result.errors.map((e) => (uncoded(e) ? withCode(e) : e)) };
+  const variable = (e: GraphQLError) => !e.path && /^Variable "\$/.test(e.message);
+  const uncoded = (e: GraphQLError) => variable(e) && e.extensions?.code === undefined;
+  const terse = (e: GraphQLError) => variable(e) && !!e.originalError?.message && !e.message.includes(e.originalError.message);
+  if (!result.errors?.some((e) => uncoded(e) || terse(e))) return result;
+  return {
+    ...result,
+    errors: result.errors.map((e) => {
+      if (!uncoded(e) && !terse(e)) return e;
+      const message = terse(e) ? `${e.message} ${e.originalError!.message}` : e.message;
+      return new GraphQLError(message, {
+        nodes: e.nodes, source: e.source, positions: e.positions,
+        extensions: { ...e.extensions, code: 'BAD_USER_INPUT' },
+      });
+    }),
+  };
 }

@@ -20,7 +20,7 @@ export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | '
   | 'graphiql' | 'introspection' | 'maxBatch'
   | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'
   | 'authRequired' | 'wsMaxPayloadBytes' | 'wsMaxSubscriptions' | 'wsMaxSocketsPerKey'>
-  & Partial<Pick<Config, 'metricsToken'>>;
+  & Partial<Pick<Config, 'metricsToken' | 'maxRequestCandidates' | 'maxKeyCandidatesInFlight'>>;
 
 export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, opts: SnapshotOptions = {}): Promise<Gateway> {
   const hub = new ChangeHub({ sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs });
@@ -31,6 +31,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
   const app = createApp({
     sql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax,
     metricsToken: config.metricsToken,
+    ...(config.maxRequestCandidates ? { workBudget: { perRequest: config.maxRequestCandidates, perKeyInFlight: config.maxKeyCandidatesInFlight ?? 20_000 } } : {}),
     graphiql: config.graphiql, introspection: config.introspection, maxBatch: config.maxBatch, ...opts,
   });
   const server = createServer(withRequestId(logger, app));
