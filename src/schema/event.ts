@@ -3,7 +3,7 @@ import { builder } from '../builder.js';
 import { badInput, parseInput } from '../errors.js';
 import type { EventRow } from '../reads/decision-sql.js';
 import { recordEvents } from '../writes/events.js';
-import { id, MAX_EVENTS } from './inputs.js';
+import { id, MAX_EVENT_QUANTITY, MAX_EVENTS } from './inputs.js';
 import { StockLevel } from './inventory.js';
 
 export const EventKind = builder.enumType('EventKind', { values: ['VIEW', 'CLICK', 'ADD_TO_CART', 'PURCHASE'] as const });
@@ -32,7 +32,7 @@ const eventSchema = z.object({
   userId: id,
   sessionId: id.nullable(),
   sku: id.nullable(),
-  quantity: z.number().int().min(1, 'must be at least 1').max(100_000, 'must be at most 100000'),
+  quantity: z.number().int().min(1, 'must be at least 1').max(MAX_EVENT_QUANTITY, `must be at most ${MAX_EVENT_QUANTITY}`),
 }).refine((e) => e.kind === 'VIEW' || e.sku !== null, { message: 'is required for this kind', path: ['sku'] });
 
 const RecordEventsPayload = builder.objectRef<{ accepted: number; stock: import('../writes/items.js').StockLevel[] }>(

@@ -3,7 +3,7 @@ import { builder } from '../builder.js';
 import { parseInput } from '../errors.js';
 import type { FulfillmentRow } from '../reads/decision-sql.js';
 import { setFulfillment } from '../writes/policy.js';
-import { id, nonNegative } from './inputs.js';
+import { id, MAX_LATENCY_MINUTES, upTo } from './inputs.js';
 
 export const Fulfillment = builder.objectRef<FulfillmentRow>('Fulfillment').implement({
   fields: (t) => ({
@@ -16,8 +16,11 @@ export const Fulfillment = builder.objectRef<FulfillmentRow>('Fulfillment').impl
 
 const args = z.object({
   region: id,
-  congestion: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1'),
-  latencyMinutes: nonNegative.nullable(),
+  // Stored as real: a value too small for one (e.g. 1e-50) is 0 there, and Postgres
+  // refuses it rather than round (22003), so round it here. NaN/Infinity fail z.number().
+  congestion: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1')
+    .transform((c) => (Math.fround(c) === 0 ? 0 : c)),
+  latencyMinutes: upTo(MAX_LATENCY_MINUTES).nullable(),
 });
 
 builder.mutationField('setFulfillment', (t) => t.field({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { builder } from '../builder.js';
 import { parseInput } from '../errors.js';
 import { setInventory, type StockLevel as StockLevelShape } from '../writes/items.js';
-import { id, nonNegative } from './inputs.js';
+import { id, stock } from './inputs.js';
 
 export interface InventoryShape { available: number; reserved: number; updatedAt: string }
 
@@ -25,7 +25,8 @@ export const StockLevel = builder.objectRef<StockLevelShape>('StockLevel').imple
   }),
 });
 
-const args = z.object({ sku: id, available: nonNegative, reserved: nonNegative.nullable() });
+// reserved ≤ available needs the stored reserved when it is omitted: writes/items.ts checks it.
+const args = z.object({ sku: id, available: stock, reserved: stock.nullable() });
 
 builder.mutationField('setInventory', (t) => t.field({
   type: StockLevel,

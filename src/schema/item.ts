@@ -3,7 +3,7 @@ import { builder } from '../builder.js';
 import { loadersOf } from '../context.js';
 import { badInput, parseInput } from '../errors.js';
 import { upsertItems, type StockLevel as StockLevelShape } from '../writes/items.js';
-import { currency, id, MAX_ITEMS, nonNegative, text } from './inputs.js';
+import { currency, id, MAX_ITEMS, plain, priceMinor, stock, text } from './inputs.js';
 import { StockLevel } from './inventory.js';
 
 export interface ItemShape { sku: string; title: string; category: string }
@@ -28,7 +28,7 @@ const ItemInput = builder.inputType('ItemInput', {
 });
 
 const itemSchema = z.object({
-  sku: id, title: text(500), category: text(200), priceMinor: nonNegative, currency, available: nonNegative,
+  sku: id, title: text(500), category: text(200), priceMinor, currency, available: stock,
 });
 
 const UpsertItemsPayload = builder.objectRef<{ count: number; stockChanges: StockLevelShape[] }>('UpsertItemsPayload')
@@ -56,8 +56,8 @@ builder.mutationField('upsertItems', (t) => t.field({
 }));
 
 const catalogArgs = z.object({
-  search: z.string().max(200).nullable(),
-  category: z.string().max(200).nullable(),
+  search: plain(200).nullable(),
+  category: plain(200).nullable(),
   limit: z.number().int().min(0).max(1000, 'must be at most 1000'),
 });
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { builder } from '../builder.js';
 import { parseInput } from '../errors.js';
 import { setPrice, type PriceRow } from '../writes/items.js';
-import { currency, id, nonNegative } from './inputs.js';
+import { currency, id, priceMinor } from './inputs.js';
 
 export type PriceShape = Omit<PriceRow, 'sku'>;
 
@@ -22,7 +22,7 @@ const SetPricePayload = builder.objectRef<PriceRow>('SetPricePayload').implement
   }),
 });
 
-const args = z.object({ sku: id, amountMinor: nonNegative, currency });
+const args = z.object({ sku: id, amountMinor: priceMinor, currency });
 
 builder.mutationField('setPrice', (t) => t.field({
   type: SetPricePayload,
