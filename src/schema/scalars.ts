@@ -19,15 +19,30 @@ function toIso(value: unknown): string {
   throw new GraphQLError('DateTime cannot represent an invalid date');
 }
 
+// What Postgres can store and render back as a 4-digit year (it refuses year 0,
+// and an offset can push 9999-12-31 into year 10000).
+const MIN_DATETIME = Date.parse('0001-01-01T00:00:00.000Z');
+const MAX_DATETIME = Date.parse('9999-12-31T23:59:59.999Z');
+
+const daysIn = (year: number, month: number) => new Date(Date.UTC(2000 + (year % 400), month, 0)).getUTCDate();
+
 function parse(value: unknown): Date {
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value)) {
+  const m = typeof value === 'string'
+    ? /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.exec(value) : null;
+  if (!m) {
     throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone, e.g. 2026-11-25T16:00:00Z', {
       extensions: { code: 'BAD_USER_INPUT' },
     });
   }
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) {
+  const d = new Date(value as string);
+  // JS rolls 2026-02-30 over to March 2; refuse a day the month does not have.
+  if (Number.isNaN(d.getTime()) || Number(m[3]) > daysIn(Number(m[1]), Number(m[2]))) {
     throw new GraphQLError(`DateTime "${value}" is not a valid date`, { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+  if (d.getTime() < MIN_DATETIME || d.getTime() > MAX_DATETIME) {
+    throw new GraphQLError(`DateTime "${value}" is out of range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z (UTC)`, {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   }
   return d;
 }
