@@ -31,6 +31,16 @@ export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLe
       where i.available <> excluded.available
       returning i.sku, i.available, i.reserved, i.updated_at as "updatedAt",
         (select p.available from prev p where p.sku = i.sku) as previous`;
+    // Sellable stock is available − reserved: a level below the units held refuses the batch (the throw rolls it back).
+    const short = stock.filter((s) => s.reserved > s.available)
+      .map((s) => ({ ...s, index: input.findIndex((i) => i.sku === s.sku) }))
+      .sort((a, b) => a.index - b.index);
+    if (short.length > 0) {
+      const field = `items.${short[0]!.index}.available`;
+      const list = short.map((s) => `"${s.sku}" (available ${s.available} < reserved ${s.reserved})`).join(', ');
+      throw new DomainError('BAD_USER_INPUT', `${field}: available must not be below the reserved units, for SKU(s) ${list}`,
+        { field, skus: short.map((s) => s.sku) });
+    }
     await tx`
       insert into prices as p (sku, amount_minor, currency, list_amount_minor)
       select s, a, c, a from unnest(${skus}::text[], ${items.map((i) => i.priceMinor)}::int[],
@@ -54,6 +64,13 @@ export async function setInventory(sql: Sql, sku: string, available: number, res
                           then now() else updated_at end
       where sku = ${sku}
       returning sku, available, reserved, updated_at as "updatedAt", (select available from prev) as previous`;
+    // Checked after the update, so an omitted `reserved` is the stored one; the throw rolls the update back.
+    if (row!.reserved > row!.available) {
+      const field = reserved === null ? 'available' : 'reserved';
+      throw new DomainError('BAD_USER_INPUT', reserved === null
+        ? `available: ${available} is below the ${row!.reserved} units reserved for SKU "${sku}"`
+        : `reserved: ${reserved} exceeds available ${available} for SKU "${sku}"`, { field, sku });
+    }
     await appendChanges(tx, inventoryChanges([row!], 'SET_INVENTORY'));
     return row!;
   });
