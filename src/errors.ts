@@ -72,7 +72,7 @@ export function maskError(log: (err: unknown) => void, warn: (err: unknown) => v
   return (error: unknown, message: string): Error => {
     const located = error instanceof GraphQLError ? error : undefined;
     const original = located ? located.originalError : error;
-    if (located && !original && (located.extensions?.code === undefined || isScalarRefusal(located))) return withCode(located);
+    if (located && !original && located.extensions?.code === undefined) return withCode(located);
     if (located && (!original || original instanceof GraphQLError)) return located;
     const at = { nodes: located?.nodes, path: located?.path };
     if (isUnavailable(original)) {
@@ -81,26 +81,23 @@ export function maskError(log: (err: unknown) => void, warn: (err: unknown) => v
     const rejected = rejectedValue(original);
     if (rejected) {
       warn(original);
-      const sqlState = (original as { code: string }).code;
-      return new GraphQLError(rejected, { ...at, extensions: { code: 'BAD_USER_INPUT', sqlState } });
+      const extensions = { code: 'BAD_USER_INPUT', sqlState: (original as { code: string }).code };
+      if (!located) return new GraphQLError(rejected, { extensions });
+      // Relabel in place: yoga logs at error level any error this hook replaces.
+      located.message = rejected;
+      (located as { extensions: Record<string, unknown> }).extensions = extensions;
+      return located;
     }
     log(original);
     return new GraphQLError(message, { ...at, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };
 }
 
-// A literal a built-in scalar cannot hold (an Int beyond 32 bits, NaN for a
-// Float) is bad input like the same value in a variable, not a bad document;
-// yoga has already labelled it GRAPHQL_VALIDATION_FAILED.
-const SCALAR_REFUSAL = /^(Int|Float|String|Boolean|ID) cannot represent /;
-const isScalarRefusal = (e: GraphQLError) => e.extensions?.code === 'GRAPHQL_VALIDATION_FAILED' && SCALAR_REFUSAL.test(e.message);
-
 // Request errors raised before execution (query limits reported as syntax
 // errors, for one) arrive without a code; name the phase that refused them.
 function withCode(error: GraphQLError): GraphQLError {
   const code = /^Syntax Error/.test(error.message) ? 'GRAPHQL_PARSE_FAILED'
-    : /^Variable "\$/.test(error.message) || SCALAR_REFUSAL.test(error.message) ? 'BAD_USER_INPUT'
-      : 'GRAPHQL_VALIDATION_FAILED';
+    : /^Variable "\$/.test(error.message) ? 'BAD_USER_INPUT' : 'GRAPHQL_VALIDATION_FAILED';
   return new GraphQLError(error.message, {
     nodes: error.nodes, source: error.source, positions: error.positions, path: error.path,
     extensions: { ...error.extensions, code },
@@ -129,4 +126,21 @@ export function withInputErrorCodes<R extends { errors?: readonly GraphQLError[]
       });
     }),
   };
+}
+
+const SCALAR_REFUSAL = /^(Int|Float|String|Boolean|ID) cannot represent /;
+
+/**
+ * For an onValidate hook: a literal a built-in scalar cannot hold (an Int
+ * beyond 32 bits, NaN for a Float) is bad input, like the same value in a
+ * variable, not a bad document. Relabels in place, as yoga labels validation
+ * errors (GRAPHQL_VALIDATION_FAILED, before or after this runs).
+ */
+export function recodeLiteralInputErrors(errors: readonly GraphQLError[]): void {
+  for (const e of errors) {
+    const code = e.extensions?.code;
+    if ((code === undefined || code === 'GRAPHQL_VALIDATION_FAILED') && SCALAR_REFUSAL.test(e.message)) {
+      (e as { extensions: Record<string, unknown> }).extensions = { ...e.extensions, code: 'BAD_USER_INPUT' };
+    }
+  }
 }
