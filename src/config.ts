@@ -9,6 +9,7 @@ export interface Config {
   embeddedPort: number;
   poolMax: number;
   poolQueueMax: number;
+  feedPoolMax: number;
   maxRequestCandidates: number;
   maxKeyCandidatesInFlight: number;
   metricsToken: string | undefined;
@@ -62,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPort: int('EMBEDDED_PG_PORT', 54329, env),
     poolMax: int('PG_POOL_MAX', 10, env),
     poolQueueMax: int('PG_POOL_QUEUE_MAX', 100, env),
+    feedPoolMax: int('FEED_POOL_MAX', 2, env),
     maxRequestCandidates: Math.max(1, int('MAX_REQUEST_CANDIDATES', 2000, env)),
     maxKeyCandidatesInFlight: Math.max(1, int('MAX_KEY_CANDIDATES_IN_FLIGHT', 20_000, env)),
     metricsToken: env.METRICS_TOKEN || undefined,

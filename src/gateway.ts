@@ -22,8 +22,13 @@ export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | '
   | 'authRequired' | 'wsMaxPayloadBytes' | 'wsMaxSubscriptions' | 'wsMaxSocketsPerKey'>
   & Partial<Pick<Config, 'metricsToken' | 'maxRequestCandidates' | 'maxKeyCandidatesInFlight'>>;
 
-export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, opts: SnapshotOptions = {}): Promise<Gateway> {
-  const hub = new ChangeHub({ sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs });
+export interface GatewayOptions extends SnapshotOptions {
+  /** The change feed's own pool (log follower, replays); without it the feed shares `sql`. */
+  feedSql?: Sql;
+}
+
+export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, { feedSql, ...opts }: GatewayOptions = {}): Promise<Gateway> {
+  const hub = new ChangeHub({ sql: feedSql ?? sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs });
   await hub.start();
   const keys = new KeyStore(sql, logger, { required: config.authRequired });
   await keys.start();

@@ -6,23 +6,24 @@ import { createSql, type Sql } from '../src/db/client.js';
 import { startGateway, type Gateway, type GatewayConfig } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
 
-export interface LiveGateway extends Gateway { sql: Sql; url: string; wsUrl: string; stop(): Promise<void> }
+export interface LiveGateway extends Gateway { sql: Sql; feedSql: Sql; url: string; wsUrl: string; stop(): Promise<void> }
 
 export async function liveGateway(
   overrides: Partial<GatewayConfig> = {}, url = inject('databaseUrl'), logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
 ): Promise<LiveGateway> {
   const sql = createSql(url, { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
+  const feedSql = createSql(url, { poolMax: 2, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
   const gw = await startGateway(sql, {
     port: 0, host: '127.0.0.1', liveBufferLimit: 10_000, livePollMs: 1000,
     changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, maxInFlight: 256, poolMax: 10,
     graphiql: true, introspection: true, maxBatch: 10,
     authRequired: false, wsMaxPayloadBytes: 1024 * 1024, wsMaxSubscriptions: 100, wsMaxSocketsPerKey: 50, ...overrides,
-  }, logger);
+  }, logger, { feedSql });
   return {
-    ...gw, sql,
+    ...gw, sql, feedSql,
     url: `http://127.0.0.1:${gw.port}/graphql`,
     wsUrl: `ws://127.0.0.1:${gw.port}/graphql`,
-    async stop() { await gw.close(); await sql.end({ timeout: 5 }); },
+    async stop() { await gw.close(); await Promise.all([sql.end({ timeout: 5 }), feedSql.end({ timeout: 5 })]); },
   };
 }
 

@@ -188,3 +188,24 @@ describe('resources', () => {
     expect(gw.hub.subscriberCount).toBe(base);
   });
 });
+
+describe('the feed reads through a pool of its own', () => {
+  it('replays while every decision connection is taken, and decisions answer while the feed pool is taken', async () => {
+    const { cursor } = (await post(gw.url, `{ decisionContext(userId: "u", candidates: []) { snapshot { cursor } } }`)).data.decisionContext.snapshot;
+    await post(gw.url, SET, { sku: sku('c'), n: 41 });
+    await post(gw.url, SET, { sku: sku('c'), n: 42 });
+    // Every connection of the decision pool held: a replay still arrives.
+    const held = await Promise.all(Array.from({ length: 10 }, () => gw.sql.reserve()));
+    const client = wsClient(gw.wsUrl);
+    const s = wsSubscribe(client, INV, { skus: [sku('c')], after: cursor });
+    expect((await s.waitFor(2)).map((c: any) => c.inventoryChanged.available)).toEqual([41, 42]);
+    s.close();
+    await client.dispose();
+    for (const c of held) c.release();
+    // Every connection of the feed pool held: decisions still answer.
+    const feedHeld = await Promise.all([gw.feedSql.reserve(), gw.feedSql.reserve()]);
+    const d = await post(gw.url, `{ decisionContext(userId: "u", candidates: ["${sku('c')}"]) { candidates { inventory { available } } } }`);
+    expect(d.data.decisionContext.candidates[0].inventory.available).toBe(42);
+    for (const c of feedHeld) c.release();
+  });
+});
