@@ -127,3 +127,25 @@ describe('/metrics', () => {
     await guarded.stop();
   });
 });
+
+describe('nesting', () => {
+  it('a list nested thousands of levels deep, inline or in variables, is BAD_USER_INPUT, not a stack overflow', async () => {
+    for (const depth of [40, 3000, 20_000]) {
+      const nested = '['.repeat(depth) + '"a"' + ']'.repeat(depth);
+      const inline = await post(gw.url, `{ decisionContext(userId: "u", candidates: ${nested}) { snapshot { id } } }`);
+      // (Node's own JSON.stringify overflows past a few thousand levels: variables go up to 3,000.)
+      const variable = depth > 3000 ? inline
+        : await post(gw.url, 'query($c: [ID!]!) { decisionContext(userId: "u", candidates: $c) { snapshot { id } } }', { c: JSON.parse(nested) });
+      for (const res of [inline, variable]) {
+        expect(res.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+        expect(res.errors[0].message).toMatch(/levels deep|cannot represent/);
+      }
+    }
+  });
+
+  it('leaves strings and comments that hold brackets alone', async () => {
+    const brackets = '['.repeat(100);
+    const res = await post(gw.url, `# ${brackets}\n{ decisionContext(userId: "${brackets}", candidates: []) { snapshot { id } } }`);
+    expect(res.errors).toBeUndefined();
+  });
+});

@@ -20,7 +20,7 @@ export function limitPlugins({ production, maxInFlight }: LimitOptions): Plugin[
     // Field suggestions help people exploring in GraphiQL; production hides the schema's shape.
     blockFieldSuggestion: { enabled: production },
   });
-  return [...(armor.protect().plugins as Plugin[]), useLoadShedding(maxInFlight), useStreamingTransports()];
+  return [useNestingLimit(), ...(armor.protect().plugins as Plugin[]), useLoadShedding(maxInFlight), useStreamingTransports()];
 }
 
 /** Past maxInFlight concurrent requests, answer 503 + Retry-After at once instead of queueing without bound. */
@@ -58,6 +58,73 @@ export function useStreamingTransports(): Plugin {
       if (!request || request.headers.get('accept')?.includes('text/event-stream')) return; // graphql-ws, SSE
       setResultAndStopExecution({ errors: [new DomainError('BAD_USER_INPUT',
         'Subscriptions need a streaming transport: graphql-ws, or SSE (POST with accept: text/event-stream, not in a batch)')] });
+    },
+  };
+}
+
+/** Deepest nesting of lists and objects a document or its variables may have (a real decision needs 7). */
+export const MAX_NESTING = 32;
+
+const tooDeep = (where: string) => new DomainError('BAD_USER_INPUT',
+  `${where} nests lists or objects more than ${MAX_NESTING} levels deep`);
+
+/** Nesting depth of brackets and braces in a GraphQL source, outside strings and comments. */
+export function sourceDepth(source: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '#') {
+      while (i < source.length && source[i] !== '\n') i++;
+    } else if (c === '"') {
+      if (source.startsWith('"""', i)) {
+        const end = source.indexOf('"""', i + 3);
+        i = end < 0 ? source.length : end + 2;
+      } else {
+        for (i++; i < source.length && source[i] !== '"' && source[i] !== '\n'; i++) if (source[i] === '\\') i++;
+      }
+    } else if (c === '[' || c === '{' || c === '(') {
+      if (++depth > max) max = depth;
+    } else if (c === ']' || c === '}' || c === ')') {
+      depth--;
+    }
+  }
+  return max;
+}
+
+function valueDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (max > limit) return max; // no need to walk the rest
+    if (v !== null && typeof v === 'object') for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+/**
+ * graphql-js parses and coerces values recursively: a list nested thousands
+ * of levels deep overflows the stack (an INTERNAL error with a stack trace)
+ * while staying under the token limit. Refuse it first, as bad input.
+ */
+export function useNestingLimit(): Plugin {
+  return {
+    // HTTP: refuse before parsing, as a result of its own (errors thrown by parse lose their code).
+    onParams({ params, setResult }) {
+      if (params.query && sourceDepth(params.query) > MAX_NESTING) setResult({ errors: [tooDeep('The document')] });
+    },
+    // Variables are coerced inside execute, on every transport: check them just before.
+    onExecute({ args, setResultAndStopExecution }) {
+      if (args.variableValues && valueDepth(args.variableValues, MAX_NESTING) > MAX_NESTING) setResultAndStopExecution({ errors: [tooDeep('variables')] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      if (args.variableValues && valueDepth(args.variableValues, MAX_NESTING) > MAX_NESTING) setResultAndStopExecution({ errors: [tooDeep('variables')] });
+    },
+    onParse({ params, setParseFn }) {
+      const source = typeof params.source === 'string' ? params.source : params.source.body;
+      if (sourceDepth(source) > MAX_NESTING) setParseFn(() => { throw tooDeep('The document'); });
     },
   };
 }
