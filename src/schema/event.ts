@@ -23,7 +23,7 @@ const EventInput = builder.inputType('EventInput', {
     userId: t.id({ required: true }),
     sessionId: t.id(),
     sku: t.id({ description: 'Required for CLICK, ADD_TO_CART and PURCHASE.' }),
-    quantity: t.int({ defaultValue: 1 }),
+    quantity: t.int({ defaultValue: 1, description: `Units, 1 to ${MAX_EVENT_QUANTITY}.` }),
   }),
 });
 

@@ -30,7 +30,7 @@ builder.mutationField('setFulfillment', (t) => t.field({
     region: t.arg.string({ required: true }),
     nextSlotAt: t.arg({ type: 'DateTime' }),
     congestion: t.arg.float({ required: true }),
-    latencyMinutes: t.arg.int(),
+    latencyMinutes: t.arg.int({ description: `At most ${MAX_LATENCY_MINUTES} (30 days).` }),
   },
   resolve: async (_, raw, ctx) => {
     const a = parseInput(args, { region: raw.region, congestion: raw.congestion, latencyMinutes: raw.latencyMinutes ?? null }, '');

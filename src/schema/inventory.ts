@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { builder } from '../builder.js';
 import { parseInput } from '../errors.js';
 import { setInventory, type StockLevel as StockLevelShape } from '../writes/items.js';
-import { id, stock } from './inputs.js';
+import { id, MAX_STOCK, stock } from './inputs.js';
 
 export interface InventoryShape { available: number; reserved: number; updatedAt: string }
 
@@ -33,8 +33,8 @@ builder.mutationField('setInventory', (t) => t.field({
   description: 'Set a SKU\'s stock level (reserved is kept when omitted).',
   args: {
     sku: t.arg.id({ required: true }),
-    available: t.arg.int({ required: true }),
-    reserved: t.arg.int(),
+    available: t.arg.int({ required: true, description: `Units on hand, at most ${MAX_STOCK}.` }),
+    reserved: t.arg.int({ description: 'Units held; never above available.' }),
   },
   resolve: async (_, raw, ctx) => {
     const a = parseInput(args, { sku: String(raw.sku), available: raw.available, reserved: raw.reserved ?? null }, '');

@@ -3,7 +3,7 @@ import { builder } from '../builder.js';
 import { loadersOf } from '../context.js';
 import { badInput, parseInput } from '../errors.js';
 import { upsertItems, type StockLevel as StockLevelShape } from '../writes/items.js';
-import { currency, id, MAX_ITEMS, plain, priceMinor, stock, text } from './inputs.js';
+import { currency, id, MAX_ITEMS, MAX_PRICE_MINOR, MAX_STOCK, plain, priceMinor, stock, text } from './inputs.js';
 import { StockLevel } from './inventory.js';
 
 export interface ItemShape { sku: string; title: string; category: string }
@@ -21,9 +21,11 @@ const ItemInput = builder.inputType('ItemInput', {
     sku: t.id({ required: true }),
     title: t.string({ required: true }),
     category: t.string({ required: true }),
-    priceMinor: t.int({ required: true, description: 'Price in minor units (cents); also becomes the list price.' }),
+    priceMinor: t.int({ required: true, description: `Price in minor units (cents), at most ${MAX_PRICE_MINOR}; also becomes the list price.` }),
     currency: t.string({ required: true, description: 'ISO 4217 code, 3 capital letters.' }),
-    available: t.int({ required: true, description: 'Units on hand; replaces the current level.' }),
+    available: t.int({
+      required: true, description: `Units on hand, at most ${MAX_STOCK} and not below the SKU's reserved units; replaces the current level.`,
+    }),
   }),
 });
 

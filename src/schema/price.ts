@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { builder } from '../builder.js';
 import { parseInput } from '../errors.js';
 import { setPrice, type PriceRow } from '../writes/items.js';
-import { currency, id, priceMinor } from './inputs.js';
+import { currency, id, MAX_PRICE_MINOR, priceMinor } from './inputs.js';
 
 export type PriceShape = Omit<PriceRow, 'sku'>;
 
@@ -29,7 +29,7 @@ builder.mutationField('setPrice', (t) => t.field({
   description: 'Set the selling price. The list price is kept unless the currency changes.',
   args: {
     sku: t.arg.id({ required: true }),
-    amountMinor: t.arg.int({ required: true }),
+    amountMinor: t.arg.int({ required: true, description: `Minor units, at most ${MAX_PRICE_MINOR}.` }),
     currency: t.arg.string({ required: true }),
   },
   resolve: async (_, raw, ctx) => {

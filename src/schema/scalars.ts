@@ -48,7 +48,8 @@ function parse(value: unknown): Date {
 }
 
 builder.scalarType('DateTime', {
-  description: 'An instant, as an ISO-8601 string in UTC (e.g. 2026-11-25T16:00:00.000Z).',
+  description: 'An instant, as an ISO-8601 string in UTC (e.g. 2026-11-25T16:00:00.000Z), '
+    + 'from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.',
   serialize: toIso,
   parseValue: parse,
   parseLiteral: (ast) => parse(ast.kind === Kind.STRING ? ast.value : undefined),
