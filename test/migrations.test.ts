@@ -10,7 +10,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { migrate, migrationsFolder } from '../src/db/migrate.js';
-import { CLICKS_RING, SALES_RING } from '../src/db/schema.js';
+import { CLICKS_30S_SLOTS, SALES_5M_SLOTS, SALES_5S_SLOTS } from '../src/db/schema.js';
 import { DECISION, ok, ownDatabase, RECORD, testGateway } from './helpers.js';
 
 const fixtures = new URL('./fixtures/', import.meta.url);
@@ -104,6 +104,7 @@ const STATES = [
   { state: '0002', count: 3 },
   { state: 'the original 0003 (52dd764)', count: 4, replace: { '0003_velocity_rings': ORIGINAL_0003 } },
   { state: 'the current 0003', count: 4 },
+  { state: '0004 (per-second rings)', count: 5 },
 ];
 
 // The history written before the upgrade (seconds before the seeding clock):
@@ -142,8 +143,8 @@ async function seed(sql: postgres.Sql, count: number, original0003: boolean): Pr
         ring_sec = ${sec} where sku = 'm-hot'`;
     } else {
       await sql`update sku_counters set sales_total = sales_total + ${h.sales}, clicks_total = clicks_total + ${h.clicks},
-        sales_ring = velocity_push(sales_ring, ${SALES_RING}, ring_sec, ${sec}::bigint, sales_total, sales_total + ${h.sales}),
-        clicks_ring = velocity_push(clicks_ring, ${CLICKS_RING}, ring_sec, ${sec}::bigint, clicks_total, clicks_total + ${h.clicks}),
+        sales_ring = velocity_push(sales_ring, 310, ring_sec, ${sec}::bigint, sales_total, sales_total + ${h.sales}),
+        clicks_ring = velocity_push(clicks_ring, 40, ring_sec, ${sec}::bigint, clicks_total, clicks_total + ${h.clicks}),
         ring_sec = ${sec} where sku = 'm-hot'`;
     }
   }
@@ -163,15 +164,19 @@ describe('upgrading to the current schema', () => {
     }
   });
 
-  it('0004 (the 0003 repair) run again on the current schema changes nothing', async () => {
-    const db = await ownDatabase();
+  it('0004 (the 0003 repair) run again on the schema it produced changes nothing', async () => {
+    const db = await ownDatabase({ migrated: false });
+    const folder = migrationsUpTo(5);
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
     try {
+      await migrate(db.url, folder);
+      const before = await schemaOf(sql);
       const repair = fs.readFileSync(path.join(migrationsFolder, '0004_velocity_rings_repair.sql'), 'utf8');
       for (const stmt of repair.split('--> statement-breakpoint')) await sql.unsafe(stmt);
-      expect(await schemaOf(sql)).toEqual(head);
+      expect(await schemaOf(sql)).toEqual(before);
     } finally {
       await sql.end();
+      fs.rmSync(folder, { recursive: true, force: true });
       await db.drop();
     }
   });
@@ -188,8 +193,8 @@ describe('upgrading to the current schema', () => {
       // What src/writes/velocity.ts and src/reads/decision-sql.ts call, and nothing else.
       const fns = await sql<{ f: string }[]>`
         select oid::regprocedure::text as f from pg_proc where proname like 'velocity%' order by 1`;
-      expect(fns.map((r) => r.f)).toEqual(['velocity_push(bigint[],integer,bigint,bigint,bigint,bigint)',
-        'velocity_push_into(bigint[],bigint,bigint,bigint,bigint)', 'velocity_total_at(bigint[],bigint,bigint,bigint)']);
+      expect(fns.map((r) => r.f)).toEqual(['velocity_rebase(integer[],bigint)',
+        'velocity_window(integer[],bigint,integer,bigint)', 'velocity_write(integer[],integer,bigint,bigint,bigint,integer)']);
 
       const recorded = ok(await gw.gql(RECORD, { events: [
         { kind: 'CLICK', userId: 'm-user', sessionId: 'm-sess', sku: 'm-hot' },
@@ -213,11 +218,12 @@ describe('upgrading to the current schema', () => {
       expect(d.candidates[0].fulfillment).toMatchObject({ region: 'm-eu', congestion: 0.25, latencyMinutes: 30 });
 
       const rings = await sql`
-        select sku, cardinality(sales_ring)::int as s, cardinality(clicks_ring)::int as c, sales_total::int, clicks_total::int
+        select sku, cardinality(sales_5s)::int as s, cardinality(sales_5m)::int as m, cardinality(clicks_30s)::int as c,
+               sales_total::int, clicks_total::int
         from sku_counters order by sku`;
       expect(rings).toEqual([
-        { sku: 'm-cold', s: SALES_RING, c: CLICKS_RING, sales_total: 0, clicks_total: 1 },
-        { sku: 'm-hot', s: SALES_RING, c: CLICKS_RING, sales_total: 10, clicks_total: 5 },
+        { sku: 'm-cold', s: SALES_5S_SLOTS, m: SALES_5M_SLOTS, c: CLICKS_30S_SLOTS, sales_total: 0, clicks_total: 1 },
+        { sku: 'm-hot', s: SALES_5S_SLOTS, m: SALES_5M_SLOTS, c: CLICKS_30S_SLOTS, sales_total: 10, clicks_total: 5 },
       ]);
       expect(await schemaOf(sql)).toEqual(head);
     } finally {
@@ -237,11 +243,12 @@ describe('upgrading to the current schema', () => {
       await seed(sql, 4, true);
       await migrate(db.url);
       const rows = await sql`
-        select sku, ring_sec > 0 as written, cardinality(sales_ring)::int as s, cardinality(clicks_ring)::int as c
+        select sku, ring_ds > 0 as written, cardinality(sales_5s)::int as s, cardinality(sales_5m)::int as m,
+               cardinality(clicks_30s)::int as c
         from sku_counters order by sku`;
       expect(rows).toEqual([
-        { sku: 'm-cold', written: false, s: null, c: null },
-        { sku: 'm-hot', written: true, s: SALES_RING, c: CLICKS_RING },
+        { sku: 'm-cold', written: false, s: null, m: null, c: null },
+        { sku: 'm-hot', written: true, s: SALES_5S_SLOTS, m: SALES_5M_SLOTS, c: CLICKS_30S_SLOTS },
       ]);
     } finally {
       await sql.end();

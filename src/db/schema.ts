@@ -1,6 +1,6 @@
 // The data model. Signals are split by how they change: slowly changing item
 // state (items, inventory, prices, flags, fulfillment), per-SKU running totals
-// with per-second rings of those totals (sku_counters), and the raw event log
+// with rings of those totals (sku_counters), and the raw event log
 // (events) that sessions and purchase history read.
 import { sql } from 'drizzle-orm';
 import {
@@ -43,27 +43,45 @@ export const prices = pgTable('prices', {
 
 // Running totals per SKU, and the velocity rings. Every event write locks this
 // row first (in SKU order), which serializes writers per SKU and keeps the
-// rings' seconds monotonic.
+// rings' slots monotonic.
 //
-// A ring holds, slot (second mod length), the running total as of the end of
-// each of the last `length` seconds up to ring_sec (the newest write's second;
-// seconds without a write carry the total forward). A window is total −
-// total-as-of(window start): one array subscript in the SKU's own row, whatever
-// the traffic. Sales windows reach back 300 s, clicks 30 s; the extra slots are
-// margin for readers whose clock is behind the writer's. Storage is PLAIN (see
-// the migration): the ~3 KB row of an active SKU stays inline and uncompressed,
-// so a read never detoasts. velocity_push / velocity_total_at in drizzle/0003
-// do the arithmetic.
-export const SALES_RING = 310;
-export const CLICKS_RING = 40;
+// A ring holds, slot (slot number mod length), the running total as of the end
+// of each of its last `length` slots up to its newest (slots without a write
+// carry the total forward). Slots are 100 ms for the 5 s sales and 30 s clicks
+// windows (numbered ring_ds: tenths of a second since the epoch) and 1 s for
+// the 5 min sales window (ring_ds / 10). A window is the total now − the total
+// as of the end of the slot before its first: one array subscript in the SKU's
+// own row, whatever the traffic.
+//
+// Ring values are int4, relative to the rings' base: sales_rel / clicks_rel is
+// the running total relative to it (what the newest slot holds). So a row stays
+// ~3 KB: inline, uncompressed (STORAGE PLAIN, see drizzle/0005), and with room
+// for its next version on its page (fillfactor 10: HOT updates). A write that
+// would take rel past 2^31−1 moves the base up to the new total (rel 0) and
+// shifts the rings, clamping at −2^31: such a slot is more than 2^31 units
+// back, so every window over it reads the ceiling anyway. Windows are exact up
+// to 2^31−1 and saturate there; being rel − slot clamped to 0..2^31−1 from
+// int4 values, no row can produce one a GraphQL Int cannot hold. The totals
+// (running since the first write, saturating at 2^63−1) are not read by windows.
+// velocity_write / velocity_window / velocity_rebase in drizzle/0005 do the arithmetic.
+//
+// Lengths: the window's slots, the slot before it, and margin for a reader
+// whose clock is behind the last writer's (2 s for the 100 ms rings, 8 s for 5 min).
+export const SALES_5S_SLOTS = 72;
+export const CLICKS_30S_SLOTS = 322;
+export const SALES_5M_SLOTS = 310;
+export const RING_CEILING = 2_147_483_647;
 export const skuCounters = pgTable('sku_counters', {
   sku: text('sku').primaryKey().references(() => items.sku),
   salesTotal: bigint('sales_total', { mode: 'number' }).notNull().default(0),
   clicksTotal: bigint('clicks_total', { mode: 'number' }).notNull().default(0),
-  ringSec: bigint('ring_sec', { mode: 'number' }).notNull().default(0),
+  salesRel: integer('sales_rel').notNull().default(0),
+  clicksRel: integer('clicks_rel').notNull().default(0),
+  ringDs: bigint('ring_ds', { mode: 'number' }).notNull().default(0),
   // NULL until the SKU's first sale or click: a cold SKU's row stays small.
-  salesRing: bigint('sales_ring', { mode: 'number' }).array(),
-  clicksRing: bigint('clicks_ring', { mode: 'number' }).array(),
+  sales5s: integer('sales_5s').array(),
+  clicks30s: integer('clicks_30s').array(),
+  sales5m: integer('sales_5m').array(),
 });
 
 export const users = pgTable('users', {

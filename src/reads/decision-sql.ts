@@ -126,8 +126,8 @@ export interface StateRow {
 }
 
 // Everything per candidate in one statement: item, stock, price, velocity
-// (total now − total as of the window start, from the SKU's ring: one row, no
-// scan, whatever the traffic; see sku_counters in db/schema.ts), as one JSON
+// (one subscript per window into the SKU's rings: one row, no scan, whatever
+// the traffic; see sku_counters in db/schema.ts and Velocity below), as one JSON
 // array (one JSON.parse in Node instead of decoding 50 rows column by column),
 // plus the flags that apply to any candidate from one index scan (rather than
 // a probe per candidate), matched to candidates here.
@@ -137,13 +137,13 @@ export async function readState(db: Queryable, skus: readonly string[]): Promise
       select c.sku, i.title, i.category, inv.available, inv.reserved, inv.updated_at as inv_at,
              p.amount_minor, p.currency, p.list_amount_minor, p.updated_at as price_at,
              case when k.sku is not null then json_build_object(
-               'salesLast5s', k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 5),
-               'salesLast5m', k.sales_total - velocity_total_at(k.sales_ring, k.ring_sec, k.sales_total, t.s - 300),
-               'clicksLast30s', k.clicks_total - velocity_total_at(k.clicks_ring, k.ring_sec, k.clicks_total, t.s - 30))
+               'salesLast5s', velocity_window(k.sales_5s, k.ring_ds, k.sales_rel, t.ds - 50),
+               'salesLast5m', velocity_window(k.sales_5m, k.ring_ds / 10, k.sales_rel, t.ds / 10 - 300),
+               'clicksLast30s', velocity_window(k.clicks_30s, k.ring_ds, k.clicks_rel, t.ds - 300))
              end as velocity
       from unnest(${skus as string[]}::text[]) as c(sku)
-      -- offset 0 keeps the window clock computed once, not per use per row (numeric math)
-      cross join (select floor(extract(epoch from now()))::bigint as s offset 0) t
+      -- now() in 100 ms slots; offset 0 keeps it computed once, not per use per row (numeric math)
+      cross join (select floor(extract(epoch from now()) * 10)::bigint as ds offset 0) t
       left join items i on i.sku = c.sku
       left join inventory inv on inv.sku = c.sku
       left join prices p on p.sku = c.sku
@@ -172,4 +172,10 @@ export async function readState(db: Queryable, skus: readonly string[]): Promise
   return rows;
 }
 
+/**
+ * Units in the slots that overlap the window ending at now() (the slot holding
+ * now() − window through the newest): every unit at most the window's length
+ * old counts, one up to a slot longer may, none older. Slots: 100 ms for the
+ * 5 s and 30 s windows, 1 s for 5 min. Each saturates at 2^31−1.
+ */
 export interface Velocity { salesLast5s: number; salesLast5m: number; clicksLast30s: number }
