@@ -3,14 +3,14 @@
 // scope-auth guards every root field by operation kind (auth/roles.ts).
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { mayRun } from './auth/roles.js';
+import { describeRoles, may } from './auth/roles.js';
 import type { Context } from './context.js';
 import { DomainError } from './errors.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
   DefaultFieldNullability: false;
-  AuthScopes: { read: boolean; write: boolean; subscribe: boolean };
+  AuthScopes: { read: boolean; write: boolean; subscribe: boolean; flag: boolean };
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
   };
@@ -20,12 +20,13 @@ export const builder = new SchemaBuilder<{
   scopeAuth: {
     authorizeOnSubscribe: true,
     authScopes: (ctx) => ({
-      read: mayRun(ctx.principal, 'query'),
-      write: mayRun(ctx.principal, 'mutation'),
-      subscribe: mayRun(ctx.principal, 'subscription'),
+      read: may(ctx.principal, 'read'),
+      write: may(ctx.principal, 'write'),
+      subscribe: may(ctx.principal, 'subscribe'),
+      flag: may(ctx.principal, 'flag'),
     }),
     unauthorizedError: (_parent, ctx, info) => new DomainError('FORBIDDEN',
-      `This API key (role ${ctx.principal?.role ?? 'none'}) may not use ${info.parentType.name}.${info.fieldName}`),
+      `This API key (roles: ${describeRoles(ctx.principal)}) may not use ${info.parentType.name}.${info.fieldName}`),
   },
 });
 

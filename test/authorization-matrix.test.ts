@@ -129,7 +129,7 @@ const carries = (transport: Transport, op: Op) =>
   !(transport === 'GET' && op === 'M') && !(op === 'S' && (transport === 'POST' || transport === 'GET' || transport === 'batch'));
 
 function check(answer: Answer, role: Role, transport: Transport, op: Op): boolean {
-  const runs = mayRun({ id: 'x', role, name: 'x' }, KIND[op]) && carries(transport, op);
+  const runs = mayRun({ id: 'x', roles: [role], name: 'x' }, KIND[op]) && carries(transport, op);
   const fields = Object.keys(answer.data ?? {});
   // Whatever happens, no other operation's root field appears.
   expect(fields.filter((f) => f !== ROOT[op])).toEqual([]);

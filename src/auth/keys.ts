@@ -6,14 +6,24 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 
-export const ROLES = ['reader', 'subscriber', 'writer', 'admin'] as const;
+export const ROLES = ['reader', 'subscriber', 'writer', 'merchandiser', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
-export interface Principal { id: string; role: Role; name: string }
+/** A key holds one or more roles; what each allows is in roles.ts. */
+export interface Principal { id: string; roles: readonly Role[]; name: string }
+
+// Stored comma-separated in api_keys.role ("reader,subscriber"); unknown names are ignored.
+const encodeRoles = (roles: readonly Role[]) => [...new Set(roles)].sort().join(',');
+const decodeRoles = (stored: string): Role[] => stored.split(',').filter((r): r is Role => (ROLES as readonly string[]).includes(r));
+export const parseRoles = (list: string): Role[] | null => {
+  const roles = list.split(',').map((r) => r.trim());
+  return roles.length && roles.every((r) => (ROLES as readonly string[]).includes(r)) ? roles as Role[] : null;
+};
 
 const CHANNEL = 'api_keys';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-export async function createKey(sql: Sql, role: Role, name: string): Promise<{ id: string; key: string }> {
+export async function createKey(sql: Sql, roles: Role | readonly Role[], name: string): Promise<{ id: string; key: string }> {
+  const role = encodeRoles(typeof roles === 'string' ? [roles] : roles);
   const id = randomBytes(6).toString('hex');
   const secret = randomBytes(24).toString('base64url');
   await sql.begin(async (tx) => {
@@ -32,12 +42,13 @@ export async function revokeKey(sql: Sql, id: string): Promise<boolean> {
 }
 
 export async function listKeys(sql: Sql) {
-  return sql<{ id: string; role: Role; name: string; createdAt: string; revokedAt: string | null }[]>`
+  const rows = await sql<{ id: string; role: string; name: string; createdAt: string; revokedAt: string | null }[]>`
     select id, role, name, created_at as "createdAt", revoked_at as "revokedAt" from api_keys order by created_at`;
+  return rows.map(({ role, ...k }) => ({ ...k, roles: decodeRoles(role) }));
 }
 
 /** The caller while auth is off (no key was ever created and AUTH_REQUIRED is false). */
-export const OPEN: Principal = { id: 'open', role: 'admin', name: 'auth off: no keys' };
+export const OPEN: Principal = { id: 'open', roles: ['admin'], name: 'auth off: no keys' };
 
 /** Why a caller is not let in: keys never read yet, no key presented, or a key that is not active. */
 export type Refusal = 'unavailable' | 'missing' | 'invalid';
@@ -50,7 +61,7 @@ export interface KeyStoreOptions {
 }
 
 export class KeyStore {
-  private keys = new Map<string, { hash: Buffer; role: Role; name: string }>();
+  private keys = new Map<string, { hash: Buffer; role: string; roles: Role[]; name: string }>();
   private anyKeyEver = false;
   private loaded = false;
   private failing = false;
@@ -128,7 +139,7 @@ export class KeyStore {
   }
 
   private async readOnce(): Promise<void> {
-    let rows: { id: string; secretHash: string; role: Role; name: string; revoked: boolean }[];
+    let rows: { id: string; secretHash: string; role: string; name: string; revoked: boolean }[];
     try {
       rows = await this.sql<typeof rows>`
         select id, secret_hash as "secretHash", role, name, revoked_at is not null as revoked from api_keys`;
@@ -146,7 +157,7 @@ export class KeyStore {
     const wasOn = this.loaded && this.enabled;
     const before = this.keys;
     this.keys = new Map(rows.filter((r) => !r.revoked)
-      .map((r) => [r.id, { hash: Buffer.from(r.secretHash, 'hex'), role: r.role, name: r.name }]));
+      .map((r) => [r.id, { hash: Buffer.from(r.secretHash, 'hex'), role: r.role, roles: decodeRoles(r.role), name: r.name }]));
     this.anyKeyEver = rows.length > 0;
     this.loaded = true;
     const gone = [...before].filter(([id, k]) => this.keys.get(id)?.role !== k.role).map(([id]) => id);
@@ -176,7 +187,7 @@ export class KeyStore {
   isActive(principal: Principal): boolean {
     if (!this.loaded) return false;
     if (principal.id === OPEN.id) return !this.enabled;
-    return this.keys.get(principal.id)?.role === principal.role;
+    return this.keys.get(principal.id)?.role === encodeRoles(principal.roles);
   }
 
   /** The key's principal, or null for a missing, malformed, unknown or revoked key. */
@@ -186,6 +197,6 @@ export class KeyStore {
     const entry = this.keys.get(m[1]!);
     if (!entry) return null;
     const hash = Buffer.from(sha256(m[2]!), 'hex');
-    return timingSafeEqual(hash, entry.hash) ? { id: m[1]!, role: entry.role, name: entry.name } : null;
+    return timingSafeEqual(hash, entry.hash) ? { id: m[1]!, roles: entry.roles, name: entry.name } : null;
   }
 }

@@ -8,7 +8,7 @@
 import { getOperationAST, GraphQLError, Kind, type DocumentNode, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { OPEN, type KeyStore, type Principal, type Refusal } from '../auth/keys.js';
-import { mayRun, roleFor } from '../auth/roles.js';
+import { describeRoles, mayRun, roleFor } from '../auth/roles.js';
 import type { Context } from '../context.js';
 
 const OPEN_PATHS = new Set(['/health', '/ready', '/metrics', '/live', '/live/app.js']); // the board page is static; its API calls carry the key
@@ -20,7 +20,7 @@ const introspectionOnly = (op: OperationDefinitionNode) =>
 export function forbidden(principal: Principal | undefined, document: DocumentNode, operationName?: string | null): GraphQLError | null {
   const op = getOperationAST(document, operationName);
   if (!op || introspectionOnly(op) || mayRun(principal, op.operation)) return null;
-  return new GraphQLError(`This API key (role ${principal?.role ?? 'none'}) may not run a ${op.operation}; it needs the ${roleFor(op.operation)} role`, {
+  return new GraphQLError(`This API key (roles: ${describeRoles(principal)}) may not run a ${op.operation}; it needs the ${roleFor(op.operation)} role`, {
     extensions: { code: 'FORBIDDEN', http: { status: 403 } },
   });
 }

@@ -1,5 +1,6 @@
+import { may } from '../auth/roles.js';
 import { builder } from '../builder.js';
-import { parseInput } from '../errors.js';
+import { DomainError, parseInput } from '../errors.js';
 import type { FlagRow } from '../reads/decision-sql.js';
 import { setPolicyFlag } from '../writes/policy.js';
 import { id, text } from './inputs.js';
@@ -22,7 +23,11 @@ export const PolicyFlag = builder.objectRef<FlagRow>('PolicyFlag').implement({
 
 builder.mutationField('setPolicyFlag', (t) => t.field({
   type: PolicyFlag,
-  description: 'Set or lift a flag. Touches every decision that involves the user, SKU or category.',
+  description: 'Set or lift a flag. Touches every decision that involves the user, SKU or category. '
+    + 'Writer keys may set any flag; merchandiser keys SKU and CATEGORY flags.',
+  // Merchandisers (the live board) may hold SKUs and categories without the other writes.
+  authScopes: { $any: { write: true, flag: true } },
+  skipTypeScopes: true,
   args: {
     scope: t.arg({ type: PolicyScope, required: true }),
     target: t.arg.id({ required: true }),
@@ -31,6 +36,9 @@ builder.mutationField('setPolicyFlag', (t) => t.field({
     reason: t.arg.string(),
   },
   resolve: async (_, args, ctx) => {
+    if (args.scope === 'USER' && !may(ctx.principal, 'write')) {
+      throw new DomainError('FORBIDDEN', 'USER-scope flags need a writer or admin key', { field: 'scope' });
+    }
     const target = parseInput(id, String(args.target), 'target');
     const reason = parseInput(text(1000).nullable(), args.reason ?? null, 'reason');
     return (await setPolicyFlag(ctx.sql, args.scope, target, args.kind, args.active, reason)).flag;
