@@ -74,7 +74,7 @@ export function createApp(opts: AppOptions): App {
       useReadiness(sql, opts.hub),
     ],
     maskedErrors: {
-      maskError: maskError((err) => logger.error({ err }, 'unexpected error')),
+      maskError: maskError((err) => logger.error({ err }, 'unexpected error'), (err) => logger.warn({ err }, 'value refused by the database')),
       isDev: !opts.production,
     },
     logging: yogaLogging(logger),

@@ -229,7 +229,7 @@ describe('bad input gets a clear code and changes nothing', () => {
   // Validation errors never reach maskError, and yoga codes them GRAPHQL_VALIDATION_FAILED; only an
   // onValidate hook can relabel them (plugins/input-error-codes.ts, not yet calling recodeLiteralInputErrors).
   // Flip to `it` once it does.
-  it.fails('an Int literal beyond 32 bits gets BAD_USER_INPUT, like the same value in a variable', async () => {
+  it('an Int literal beyond 32 bits gets BAD_USER_INPUT, like the same value in a variable', async () => {
     await expectRefused(`mutation { setInventory(sku: "${sku}", available: 2147483648) { available } }`, {}, 'BAD_USER_INPUT', /32-bit/);
     await expectRefused(`mutation { setPrice(sku: "${sku}", amountMinor: 1.5, currency: "EUR") { sku } }`, {}, 'BAD_USER_INPUT', /non-integer/);
     await expectRefused(`mutation { setFulfillment(region: "${p}-r", congestion: NaN) { region } }`, {}, 'BAD_USER_INPUT', /Float/);

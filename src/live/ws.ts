@@ -41,7 +41,8 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
   const wss = new WebSocketServer({ server, path: app.graphqlEndpoint, maxPayload: opts.maxPayloadBytes });
   const presented = new WeakMap<object, string>(); // the socket's Authorization value, re-checked per operation
   const byPrincipal = new Map<string, Set<WebSocket>>();
-  const mask = maskError((err) => logger.error({ err }, 'unexpected error in a graphql-ws operation'));
+  const mask = maskError((err) => logger.error({ err }, 'unexpected error in a graphql-ws operation'),
+    (err) => logger.warn({ err }, 'value refused by the database'));
   const limitExceeded = new GraphQLError(
     `Too many operations on this socket: at most ${opts.maxSubscriptions} at once (WS_MAX_SUBSCRIPTIONS); complete one first`,
     { extensions: { code: 'LIMIT_EXCEEDED' } });
