@@ -1,6 +1,8 @@
 // Structured JSON logs (pino). Every line written while a request is handled
 // carries its request id, through AsyncLocalStorage — error logs from deep in
-// the stack included — without passing a logger around.
+// the stack included — without passing a logger around. Credentials in URLs
+// never reach a log line: errors (a bad DATABASE_URL is echoed in `input`),
+// URL-valued fields and message strings are redacted.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,10 +12,44 @@ export type Logger = pino.Logger;
 
 const requestIds = new AsyncLocalStorage<string>();
 
+/**
+ * Masks the password of every URL in `text` (`postgres://user:***@host:port/db`), and
+ * `password=` parameters. Matches up to the last `@` of a URL, so a password with an
+ * unescaped `@` or `/` (a malformed URL) is masked too; over-masking a host is the safe side.
+ */
+export function redactSecrets(text: string): string {
+  if (!text.includes('://') && !/password=/i.test(text)) return text;
+  return text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)(\S*)@/gi, (_, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':');
+      return `${scheme}${colon < 0 ? userinfo : `${userinfo.slice(0, colon)}:***`}@`;
+    })
+    .replace(/([?&;\s]password=)[^&\s]*/gi, '$1***');
+}
+
+function redactStrings(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactSecrets(value);
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redactStrings(v, depth + 1);
+  return out;
+}
+
+const URL_FIELDS = ['url', 'databaseUrl', 'database', 'DATABASE_URL', 'input', '*.url', '*.databaseUrl', '*.DATABASE_URL', '*.input'];
+
 export function createLogger(level = process.env.LOG_LEVEL || 'info', destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'decision-gateway' },
+    serializers: { err: (err: Error) => redactStrings(pino.stdSerializers.err(err)) },
+    redact: { paths: URL_FIELDS, censor: (value) => (typeof value === 'string' ? redactSecrets(value) : value) },
+    hooks: {
+      logMethod(args, method) {
+        for (let i = 0; i < args.length; i++) if (typeof args[i] === 'string') args[i] = redactSecrets(args[i] as string);
+        method.apply(this, args);
+      },
+    },
     mixin: () => {
       const requestId = requestIds.getStore();
       return requestId ? { requestId } : {};
