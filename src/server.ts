@@ -29,20 +29,23 @@ const logger = createLogger(config.logLevel);
 let db: Database | undefined;
 let stopServing: ((signal: string) => Promise<void>) | undefined;
 
-/** One gateway process: pool, change hub, HTTP and WebSocket. Resolves to its shutdown. */
+/** One gateway process: pools, change hub, HTTP and WebSocket. Resolves to its shutdown. */
 async function serve(url: string): Promise<{ port: number; stop(): Promise<void> }> {
   const sql = createSql(url, config);
+  // FEED_POOL_MAX > 0: the change feed (follower, replays) reads through a pool of its own; 0 shares `sql`.
+  const feedSql = config.feedPoolMax > 0 ? createSql(url, { ...config, poolMax: config.feedPoolMax }) : undefined;
+  const end = (timeout: number) => Promise.all([sql.end({ timeout }), feedSql?.end({ timeout })]);
   try {
-    const gateway = await startGateway(sql, config, logger);
+    const gateway = await startGateway(sql, config, logger, { feedSql });
     return {
       port: gateway.port,
       async stop() {
         await gateway.close();
-        await sql.end({ timeout: 5 });
+        await end(5);
       },
     };
   } catch (err) {
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await end(1).catch(() => {});
     throw err;
   }
 }

@@ -80,8 +80,9 @@ describe('npm start', () => {
     const db = await ownDatabase();
     const { child, url } = await start({ DATABASE_URL: db.url, WORKERS: '2' });
     const pg = postgres(db.url, { max: 1 });
+    // The change feed's LISTEN (the key store listens on a channel of its own).
     const listeners = async () => (await pg`select count(*)::int as n from pg_stat_activity
-      where datname = current_database() and query ilike 'listen%'`)[0]!.n;
+      where datname = current_database() and query ilike 'listen%change_log%'`)[0]!.n;
     for (let i = 0; i < 50 && (await listeners()) < 2; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await listeners()).toBe(2);
     const answers = await Promise.all(Array.from({ length: 20 }, () =>
