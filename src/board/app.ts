@@ -1,8 +1,8 @@
 // The merchandiser live board (runs in the browser; bundled by esbuild at start).
 // It uses only the public GraphQL API: one snapshot for the first paint, then
-// graphql-ws subscriptions resumed from that snapshot's cursor, and from the
-// last cursor seen after any reconnect, so no change is lost or shown twice.
-import { createClient, type Client } from 'graphql-ws';
+// subscriptions through the package's resumable client (src/client) from that
+// snapshot's cursor, so no change is lost or shown twice across reconnects.
+import { createLiveClient, type LiveClient } from '../client/index.js';
 
 interface Row {
   sku: string; title: string; category: string; available: number; reserved: number;
@@ -11,7 +11,6 @@ interface Row {
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
 const rows = new Map<string, Row>();
-const cursors = { inventory: '', policy: '' };
 const keyInput = $<HTMLInputElement>('#key');
 keyInput.value = localStorage.getItem('gateway-key') ?? '';
 const auth = (): Record<string, string> => (keyInput.value ? { authorization: `Bearer ${keyInput.value.trim()}` } : {});
@@ -32,7 +31,8 @@ function setStatus(state: 'connected' | 'reconnecting' | 'error', detail = '') {
 }
 
 // ---- first paint: the catalog, then one decisionContext snapshot for all of it ----
-async function firstPaint() {
+/** Paints the board and returns the snapshot's cursor, where the live feed continues. */
+async function firstPaint(): Promise<string> {
   rows.clear();
   $('#rows').innerHTML = '';
   const { catalog } = await gql<{ catalog: { sku: string; title: string; category: string }[] }>(
@@ -53,45 +53,30 @@ async function firstPaint() {
       sales: [...(older > 0 ? [{ at: now - 60_000, units: older }] : []), ...(c.velocity.salesLast5s > 0 ? [{ at: now, units: c.velocity.salesLast5s }] : [])],
     });
   });
-  cursors.inventory = cursors.policy = decisionContext.snapshot.cursor;
   const categories = [...new Set(catalog.map((i) => i.category))].sort();
   $('#category').innerHTML = `<option value="">all categories</option>${categories.map((c) => `<option>${esc(c)}</option>`).join('')}`;
   render();
+  return decisionContext.snapshot.cursor;
 }
 
 // ---- live: subscriptions from the cursor, resubscribing from the last one seen ----
-let client: Client | undefined;
-function connect() {
-  client?.dispose();
-  client = createClient({
-    url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
-    connectionParams: () => auth(),
-    retryAttempts: 0,
-    lazy: false,
-    on: { connected: () => setStatus('connected'), closed: () => setStatus('reconnecting') },
-  });
-  const again = () => setTimeout(connect, 500);
-  let restarted = false;
-  const restart = () => { if (!restarted) { restarted = true; again(); } };
-  client.subscribe<any>({
+function subscribe(live: LiveClient, cursor: string) {
+  // An expired cursor means starting over: a fresh first paint and fresh subscriptions
+  // (start() disposes this client, so the cursor returned here is not used).
+  const resync = () => start().then(() => cursor);
+  const error = (err: Error) => setStatus('error', err.message);
+  live.subscribe({
     query: 'subscription Stock($after: String) { inventoryChanged(after: $after) { cursor sku available previous cause committedAt } }',
-    variables: { after: cursors.inventory },
-  }, {
-    next: ({ data, errors }) => { if (errors) return setStatus('error', errors[0]!.message); onStock(data.inventoryChanged); },
-    error: restart, complete: restart,
-  });
-  client.subscribe<any>({
+    after: cursor, resync,
+  }, { next: onStock, error });
+  live.subscribe({
     query: `subscription Flips($after: String) { policyFlipped(after: $after) {
       cursor active committedAt flag { scope target kind reason } } }`,
-    variables: { after: cursors.policy },
-  }, {
-    next: ({ data, errors }) => { if (errors) return setStatus('error', errors[0]!.message); onFlip(data.policyFlipped); },
-    error: restart, complete: restart,
-  });
+    after: cursor, resync,
+  }, { next: onFlip, error });
 }
 
 function onStock(c: { cursor: string; sku: string; available: number; previous: number | null; cause: string; committedAt: string }) {
-  cursors.inventory = c.cursor;
   const row = rows.get(c.sku);
   if (!row) return;
   const sold = (c.previous ?? c.available) - c.available;
@@ -101,7 +86,6 @@ function onStock(c: { cursor: string; sku: string; available: number; previous: 
 }
 
 function onFlip(f: { cursor: string; active: boolean; committedAt: string; flag: { scope: string; target: string; kind: string; reason: string | null } }) {
-  cursors.policy = f.cursor;
   for (const row of rows.values()) {
     const touches = (f.flag.scope === 'SKU' && f.flag.target === row.sku) || (f.flag.scope === 'CATEGORY' && f.flag.target === row.category);
     if (!touches) continue;
@@ -190,12 +174,30 @@ $('#category').addEventListener('change', render);
 keyInput.addEventListener('change', () => { localStorage.setItem('gateway-key', keyInput.value.trim()); start(); });
 setInterval(render, 5_000); // windows slide even when nothing changes
 
-async function start() {
-  try {
-    await firstPaint();
-    connect();
-  } catch (err) {
-    setStatus('error', String(err));
+let live: LiveClient | undefined;
+let generation = 0;
+/** (Re)starts the board: first paint, retried with backoff while the gateway is away, then the live feed. */
+async function start(): Promise<void> {
+  const mine = ++generation;
+  void live?.dispose();
+  live = undefined;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const cursor = await firstPaint();
+      if (mine !== generation) return;
+      live = createLiveClient({
+        url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
+        connectionParams: () => auth(),
+        on: { connected: () => setStatus('connected'), closed: () => setStatus('reconnecting') },
+      });
+      subscribe(live, cursor);
+      return;
+    } catch (err) {
+      if (mine !== generation) return;
+      setStatus('error', String(err));
+      await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** attempt)));
+      if (mine !== generation) return;
+    }
   }
 }
-start();
+void start();
