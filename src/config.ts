@@ -10,6 +10,7 @@ export interface Config {
   poolMax: number;
   poolQueueMax: number;
   feedPoolMax: number;
+  maxSubscriptionsPerKey: number;
   maxRequestCandidates: number;
   maxKeyCandidatesInFlight: number;
   metricsToken: string | undefined;
@@ -64,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolMax: int('PG_POOL_MAX', 10, env),
     poolQueueMax: int('PG_POOL_QUEUE_MAX', 100, env),
     feedPoolMax: int('FEED_POOL_MAX', 2, env),
+    maxSubscriptionsPerKey: Math.max(1, int('MAX_SUBSCRIPTIONS_PER_KEY', 1000, env)),
     maxRequestCandidates: Math.max(1, int('MAX_REQUEST_CANDIDATES', 2000, env)),
     maxKeyCandidatesInFlight: Math.max(1, int('MAX_KEY_CANDIDATES_IN_FLIGHT', 20_000, env)),
     metricsToken: env.METRICS_TOKEN || undefined,

@@ -20,7 +20,7 @@ export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | '
   | 'graphiql' | 'introspection' | 'maxBatch'
   | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'
   | 'authRequired' | 'wsMaxPayloadBytes' | 'wsMaxSubscriptions' | 'wsMaxSocketsPerKey'>
-  & Partial<Pick<Config, 'metricsToken' | 'maxRequestCandidates' | 'maxKeyCandidatesInFlight'>>;
+  & Partial<Pick<Config, 'metricsToken' | 'maxRequestCandidates' | 'maxKeyCandidatesInFlight' | 'maxSubscriptionsPerKey'>>;
 
 export interface GatewayOptions extends SnapshotOptions {
   /** The change feed's own pool (log follower, replays); without it the feed shares `sql`. */
@@ -28,7 +28,9 @@ export interface GatewayOptions extends SnapshotOptions {
 }
 
 export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, { feedSql, ...opts }: GatewayOptions = {}): Promise<Gateway> {
-  const hub = new ChangeHub({ sql: feedSql ?? sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs });
+  const hub = new ChangeHub({
+    sql: feedSql ?? sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs, maxPerKey: config.maxSubscriptionsPerKey,
+  });
   await hub.start();
   const keys = new KeyStore(sql, logger, { required: config.authRequired });
   await keys.start();

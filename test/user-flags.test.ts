@@ -68,3 +68,27 @@ describe('USER-scope flips reach admin keys only', () => {
     await client.dispose();
   });
 });
+
+describe('subscriptions per key', () => {
+  it('are bounded across SSE and graphql-ws together (MAX_SUBSCRIPTIONS_PER_KEY), per key', async () => {
+    const bounded = await liveGateway({ maxSubscriptionsPerKey: 3 }, db.url);
+    const base = bounded.hub.subscriberCount;
+    const sse = [0, 1].map(() => sseSubscribe(bounded.url, FLIPS, {}, { authorization: bearer('subscriber') }));
+    const client = wsClient(bounded.wsUrl, { authorization: bearer('subscriber') });
+    const first = wsSubscribe(client, FLIPS);
+    await until(() => bounded.hub.subscriberCount === base + 3);
+    const refused = wsSubscribe(client, FLIPS);
+    await refused.done;
+    expect(JSON.stringify(refused.errors)).toMatch(/LIMIT_EXCEEDED.*MAX_SUBSCRIPTIONS_PER_KEY|MAX_SUBSCRIPTIONS_PER_KEY.*LIMIT_EXCEEDED/);
+    const admin = wsClient(bounded.wsUrl, { authorization: bearer('admin') }); // another key has its own count
+    const other = wsSubscribe(admin, FLIPS);
+    await until(() => bounded.hub.subscriberCount === base + 4);
+    first.close(); // a freed place can be taken again
+    await until(() => bounded.hub.subscriberCount === base + 3);
+    const again = wsSubscribe(client, FLIPS);
+    await until(() => bounded.hub.subscriberCount === base + 4);
+    for (const s of [...sse, again, other]) s.close();
+    await Promise.all([client.dispose(), admin.dispose()]);
+    await bounded.stop();
+  });
+});

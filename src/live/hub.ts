@@ -15,6 +15,8 @@ export interface HubOptions {
   /** Safety-net re-read interval, on top of NOTIFY. */
   pollMs: number;
   pageSize?: number;
+  /** Subscriptions one key may hold in this process, over every transport (MAX_SUBSCRIPTIONS_PER_KEY). */
+  maxPerKey?: number;
 }
 
 export interface Filter { topic: LoggedChange['topic']; keys: Set<string> | null }
@@ -44,6 +46,7 @@ const cursorExpired = (at: number, prunedThrough: number) => new DomainError('CU
 export class ChangeHub {
   private lastSeq = 0;
   private readonly subscribers = new Set<Subscriber>();
+  private readonly perOwner = new Map<string, number>();
   private reading: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -146,7 +149,7 @@ export class ChangeHub {
    * (read from the database, not from where this follower happens to be).
    * With `after`: replays what followed that cursor, then continues live.
    */
-  async subscribe(filter: Filter, after: string | null | undefined): Promise<AsyncIterableIterator<Delivery>> {
+  async subscribe(filter: Filter, after: string | null | undefined, owner: string | null = null): Promise<AsyncIterableIterator<Delivery>> {
     const wanted = after == null ? null : parseCursor(after);
     if (this.stopped) throw new DomainError('UNAVAILABLE', 'The gateway is shutting down; resubscribe to another instance', after == null ? {} : { lastCursor: after });
     const { head, prunedThrough } = await logBounds(this.opts.sql);
@@ -155,13 +158,24 @@ export class ChangeHub {
       throw new DomainError('BAD_USER_INPUT', `Cursor ${wanted} is ahead of the change log (head ${head})`);
     }
     const start = wanted ?? head;
+    // Checked after the await, right before adding: concurrent subscribes cannot both slip under it.
+    const held = owner === null ? 0 : this.perOwner.get(owner) ?? 0;
+    if (held >= (this.opts.maxPerKey ?? Infinity)) {
+      throw new DomainError('LIMIT_EXCEEDED', `This key already holds ${held} subscriptions in this gateway process, `
+        + 'the most MAX_SUBSCRIPTIONS_PER_KEY allows; end some before opening more', { limit: this.opts.maxPerKey });
+    }
     // Everything up to lastSeq was dispatched before we joined: replay it from the log.
-    const sub = new Subscriber(this, filter, start, this.lastSeq);
+    const sub = new Subscriber(this, filter, start, this.lastSeq, owner);
     this.subscribers.add(sub);
+    if (owner !== null) this.perOwner.set(owner, held + 1);
     return sub;
   }
 
-  remove(sub: Subscriber): void { this.subscribers.delete(sub); }
+  remove(sub: Subscriber): void {
+    if (!this.subscribers.delete(sub) || sub.owner === null) return;
+    const left = (this.perOwner.get(sub.owner) ?? 1) - 1;
+    if (left > 0) this.perOwner.set(sub.owner, left); else this.perOwner.delete(sub.owner);
+  }
 }
 
 class Subscriber implements AsyncIterableIterator<Delivery> {
@@ -175,7 +189,10 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
   private closed = false;
   private wake: (() => void) | null = null;
 
-  constructor(private readonly hub: ChangeHub, private readonly filter: Filter, start: number, private readonly replayUntil: number) {
+  constructor(
+    private readonly hub: ChangeHub, private readonly filter: Filter, start: number, private readonly replayUntil: number,
+    readonly owner: string | null,
+  ) {
     this.delivered = start;
     this.replayedThrough = start;
     this.enqueuedThrough = Math.max(start, replayUntil);

@@ -43,6 +43,9 @@ const PolicyFlip = builder.objectRef<Logged<PolicyPayload>>('PolicyFlip').implem
 
 builder.subscriptionType({ authScopes: { subscribe: true } });
 
+/** Subscriptions are counted per key; with auth off there is no key to count by. */
+const ownerOf = (ctx: Context) => (ctx.principal && ctx.principal.id !== 'open' ? ctx.principal.id : null);
+
 function hubOf(ctx: Context) {
   if (!ctx.hub) throw new DomainError('UNAVAILABLE', 'Subscriptions are not enabled on this gateway');
   return ctx.hub;
@@ -83,7 +86,7 @@ builder.subscriptionField('inventoryChanged', (t) => t.field({
     const skus = parseInput(skusArg, args.skus?.map(String) ?? null, 'skus');
     const after = parseInput(afterArg, args.after ?? null, 'after');
     const filter: Filter = { topic: 'inventory', keys: skus && new Set(skus) };
-    return hubOf(ctx).subscribe(filter, after);
+    return hubOf(ctx).subscribe(filter, after, ownerOf(ctx));
   },
   resolve: (d) => deliver<Logged<InventoryPayload>>(d as Delivery),
 }));
@@ -97,7 +100,7 @@ builder.subscriptionField('policyFlipped', (t) => t.field({
     const args = argumentsOf(info) as { scopes?: string[] | null; after?: string | null };
     const after = parseInput(afterArg, args.after ?? null, 'after');
     const filter: Filter = { topic: 'policy', keys: visibleScopes(ctx, args.scopes ?? null) };
-    return hubOf(ctx).subscribe(filter, after);
+    return hubOf(ctx).subscribe(filter, after, ownerOf(ctx));
   },
   resolve: (d) => deliver<Logged<PolicyPayload>>(d as Delivery),
 }));
