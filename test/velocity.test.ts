@@ -28,7 +28,7 @@ const US_PER_DS = 100_000n;
 const seconds = (us: bigint) => `${us / 1_000_000n}.${String(us % 1_000_000n).padStart(6, '0')}`;
 const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
 
-/** The three windows of a SKU for window starts in [from, to] (slot numbers), in one statement. */
+/** One ring's windows of a SKU for every start in [from, to] (slot numbers), in one statement. */
 async function windows(db: postgres.Sql, sku: string, ring: 'sales_5s' | 'sales_5m' | 'clicks_30s', from: bigint, to: bigint) {
   const slot = ring === 'sales_5m' ? db`ring_ds / 10` : db`ring_ds`;
   const rel = ring === 'clicks_30s' ? db`clicks_rel` : db`sales_rel`;
