@@ -42,11 +42,20 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
     graphiql: config.graphiql, introspection: config.introspection, maxBatch: config.maxBatch, ...opts,
   });
   const server = createServer(withRequestId(logger, app));
+  // A port taken (EADDRINUSE) fails the start, and what was started stops; the WebSocket server is
+  // attached only once listening, so it never reports the listen error as its own.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
+  }).catch(async (err: unknown) => {
+    stopMaintenance();
+    await Promise.all([hub.stop(), keys.stop()]);
+    throw err;
+  });
   const wss = attachWebSocket(server, app, {
     keys, logger, maxPayloadBytes: config.wsMaxPayloadBytes,
     maxSubscriptions: config.wsMaxSubscriptions, maxSocketsPerKey: config.wsMaxSocketsPerKey,
   });
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const port = (server.address() as { port: number }).port;
 
   return {

@@ -87,3 +87,9 @@ it('introspection and GraphiQL can be switched off; batched requests are limited
   expect(JSON.stringify(await three.json())).toMatch(/batch/i);
   await closed.stop();
 });
+
+it('a gateway that cannot listen fails its start (EADDRINUSE) instead of erroring later', async () => {
+  const taken = await liveGateway();
+  await expect(liveGateway({ port: taken.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  await taken.stop();
+});
