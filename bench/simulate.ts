@@ -437,8 +437,8 @@ async function main() {
 
     // salesLast5m equals sales_total only while no sale is older than the window (5 s of margin).
     const [cover] = await db.sql<{ covers: boolean }[]>`
-      select coalesce(bool_and(velocity_total_at(sales_ring, ring_sec, sales_total,
-                                                  floor(extract(epoch from now()))::bigint - 295) = 0), true) as covers
+      select coalesce(bool_and(velocity_window(sales_5m, ring_ds / 10, sales_rel,
+                                               floor(extract(epoch from now()))::bigint - 294) = sales_total), true) as covers
       from sku_counters`;
     const windowCoversRun = cover!.covers;
 
