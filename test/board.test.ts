@@ -95,4 +95,19 @@ describe.runIf(runnable)('live board', () => {
     fs.mkdirSync('test/artifacts', { recursive: true });
     await page.screenshot({ path: 'test/artifacts/board.png', fullPage: true });
   });
+
+  it('past 500 SKUs says how many it shows and finds the others through search on the server', async () => {
+    expect(await page.locator('#truncated').textContent()).toBe('');
+    const many = Object.fromEntries(Array.from({ length: 1000 }, (_, k) => [`z${String(k).padStart(4, '0')}`, { available: 7, category: 'bulk' }]));
+    await post(gw.url, `mutation($i: [ItemInput!]!) { upsertItems(items: $i) { count } }`, { i: items('board', many) });
+    await page.reload();
+    await page.waitForSelector('#status[data-state="connected"]', { timeout: 10_000 });
+    expect(await page.locator('#truncated').textContent()).toMatch(/first 500 matching SKUs/);
+    expect(await page.locator('tbody tr').count()).toBe(500);
+    expect(await page.locator('tr[data-sku="board-z0999"]').count()).toBe(0); // past the first page
+    await page.fill('#search', 'board-z0999');
+    await page.waitForSelector('tr[data-sku="board-z0999"]', { timeout: 10_000 });
+    expect(await page.locator('#truncated').textContent()).toBe('');
+    expect(await cell('board-z0999', 'available').textContent()).toBe('7');
+  });
 });

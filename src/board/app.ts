@@ -31,12 +31,27 @@ function setStatus(state: 'connected' | 'reconnecting' | 'error', detail = '') {
 }
 
 // ---- first paint: the catalog, then one decisionContext snapshot for all of it ----
+/** SKUs on the board at once: one decisionContext reads them all from one snapshot. */
+const PAGE = 500;
+/** Set when the catalog has more than PAGE SKUs: search and category then filter on the server. */
+let truncated = false;
+const note = document.createElement('p');
+note.id = 'truncated';
+$('#rows').closest('table')!.before(note);
+
 /** Paints the board and returns the snapshot's cursor, where the live feed continues. */
 async function firstPaint(): Promise<string> {
   rows.clear();
   $('#rows').innerHTML = '';
-  const { catalog } = await gql<{ catalog: { sku: string; title: string; category: string }[] }>(
-    'query Board { catalog(limit: 1000) { sku title category } }');
+  const filters = truncated ? { search: $<HTMLInputElement>('#search').value || null, category: $<HTMLSelectElement>('#category').value || null } : {};
+  const { catalog: fetched } = await gql<{ catalog: { sku: string; title: string; category: string }[] }>(
+    'query Board($search: String, $category: String, $limit: Int!) { catalog(search: $search, category: $category, limit: $limit) { sku title category } }',
+    { ...filters, limit: PAGE + 1 });
+  const catalog = fetched.slice(0, PAGE);
+  if (fetched.length > PAGE) truncated = true;
+  note.textContent = fetched.length > PAGE
+    ? `Showing the first ${PAGE.toLocaleString()} matching SKUs (by SKU); more exist. Search or pick a category to see the others.`
+    : '';
   const { decisionContext } = await gql<any>(`query BoardSnapshot($c: [ID!]!) {
     decisionContext(userId: "live-board", candidates: $c) {
       snapshot { cursor readAt }
@@ -53,8 +68,10 @@ async function firstPaint(): Promise<string> {
       sales: [...(older > 0 ? [{ at: now - 60_000, units: older }] : []), ...(c.velocity.salesLast5s > 0 ? [{ at: now, units: c.velocity.salesLast5s }] : [])],
     });
   });
-  const categories = [...new Set(catalog.map((i) => i.category))].sort();
+  const picked = $<HTMLSelectElement>('#category').value;
+  const categories = [...new Set([...catalog.map((i) => i.category), ...(picked ? [picked] : [])])].sort();
   $('#category').innerHTML = `<option value="">all categories</option>${categories.map((c) => `<option>${esc(c)}</option>`).join('')}`;
+  $<HTMLSelectElement>('#category').value = picked;
   render();
   return decisionContext.snapshot.cursor;
 }
@@ -169,8 +186,16 @@ $('#rows').addEventListener('click', async (e) => {
     alert(String(err));
   }
 });
-$('#search').addEventListener('input', render);
-$('#category').addEventListener('change', render);
+// Within one page the filters apply here; past it they go to the server (a new snapshot and feed).
+let refilter: ReturnType<typeof setTimeout> | undefined;
+const filterChanged = () => {
+  render();
+  if (!truncated) return;
+  clearTimeout(refilter);
+  refilter = setTimeout(() => void start(), 300);
+};
+$('#search').addEventListener('input', filterChanged);
+$('#category').addEventListener('change', filterChanged);
 keyInput.addEventListener('change', () => { localStorage.setItem('gateway-key', keyInput.value.trim()); start(); });
 setInterval(render, 5_000); // windows slide even when nothing changes
 
