@@ -2,7 +2,8 @@
 // (/live) moves — purchases and clicks on a few hot demo SKUs, restocks after
 // a sell-out, quality holds set and lifted. GATEWAY_URL (default
 // http://localhost:4000/graphql), GATEWAY_KEY (a writer or admin key when
-// authentication is on), DEMO_SECONDS (default 120).
+// authentication is on), DEMO_SECONDS (default 120). It lifts every hold it set
+// when it ends (also on Ctrl-C), so the demo data is left as it was.
 import { DEMO_ITEMS } from '../db/seed.js';
 
 const url = process.env.GATEWAY_URL || 'http://localhost:4000/graphql';
@@ -21,13 +22,30 @@ async function gql(query: string, variables: Record<string, unknown> = {}) {
   return (await res.json()) as { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
 }
 
+// The seeded hold on sku-drone is part of the demo data: the demo neither sets nor lifts it.
+const holdable = DEMO_ITEMS.map((i) => i.sku).filter((s) => s !== 'sku-drone');
+const held = new Set<string>();
+const setHold = (t: string, a: boolean) => gql('mutation($t: ID!, $a: Boolean!) { setPolicyFlag(scope: SKU, target: $t, kind: QUALITY_HOLD, active: $a, reason: "demo inspection") { active } }',
+  { t, a });
+let stopping = false;
+async function liftHolds(): Promise<void> {
+  for (const t of held) await setHold(t, false);
+  if (held.size) console.log(`lifted the demo's holds on ${[...held].join(', ')}`);
+  held.clear();
+}
+process.on('SIGINT', () => {
+  if (stopping) return;
+  stopping = true;
+  void liftHolds().finally(() => process.exit(130));
+});
+
 const end = Date.now() + seconds * 1000;
 let purchases = 0;
 let refused = 0;
 let flips = 0;
 const soldOutAt = new Map<string, number>();
 console.log(`demo flash sale on ${url} for ${seconds} s — open ${url.replace('/graphql', '/live')}`);
-for (let tick = 0; Date.now() < end; tick++) {
+for (let tick = 0; Date.now() < end && !stopping; tick++) {
   const sku = pick(hot);
   const res = await gql('mutation($e: [EventInput!]!) { recordEvents(events: $e) { stock { sku available } } }', {
     e: [
@@ -51,12 +69,15 @@ for (let tick = 0; Date.now() < end; tick++) {
     }
   }
   if (tick % 25 === 0) {
-    const target = pick(DEMO_ITEMS).sku;
     const active = tick % 50 === 0;
-    await gql('mutation($t: ID!, $a: Boolean!) { setPolicyFlag(scope: SKU, target: $t, kind: QUALITY_HOLD, active: $a, reason: "demo inspection") { active } }',
-      { t: target, a: active });
+    const target = active ? pick(holdable) : pick([...held, ...holdable]);
+    await setHold(target, active);
+    if (active) held.add(target); else held.delete(target);
     flips++;
   }
   await sleep(200);
 }
-console.log(`done: ${purchases} purchase batches, ${refused} refused (sold out), ${flips} flag writes`);
+if (!stopping) {
+  await liftHolds();
+  console.log(`done: ${purchases} purchase batches, ${refused} refused (sold out), ${flips} flag writes`);
+}
