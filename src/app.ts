@@ -17,7 +17,7 @@ import { limitPlugins } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
 import { useReadiness } from './plugins/readiness.js';
 import { useWorkBudget, type WorkBudget } from './plugins/work-budget.js';
-import { useSnapshotTransaction, type SnapshotOptions } from './plugins/snapshot.js';
+import { useSnapshotTransaction, type SnapshotOptions } from './reads/snapshot.js';
 import { schema } from './schema/index.js';
 
 export interface AppOptions extends SnapshotOptions {

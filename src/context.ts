@@ -1,10 +1,9 @@
 // What every resolver receives. `loaders` exists only inside a query's
-// snapshot transaction (set by plugins/snapshot.ts); mutations use `sql`.
+// snapshot transaction (set by reads/snapshot.ts); mutations use `sql`.
 import type { Sql } from './db/client.js';
 import type { Principal } from './auth/keys.js';
 import type { ChangeHub } from './live/hub.js';
 import type { Loaders } from './reads/loaders.js';
-import { DomainError } from './errors.js';
 
 export interface Context {
   sql: Sql;
@@ -12,9 +11,4 @@ export interface Context {
   hub?: ChangeHub;
   /** The caller (set by plugins/auth.ts; absent when auth is not wired, e.g. in unit tests). */
   principal?: Principal;
-}
-
-export function loadersOf(ctx: Context): Loaders {
-  if (!ctx.loaders) throw new DomainError('INTERNAL_SERVER_ERROR', 'read outside a snapshot transaction');
-  return ctx.loaders;
 }

@@ -10,7 +10,7 @@ import { startMaintenance } from './db/maintenance.js';
 import { ChangeHub } from './live/hub.js';
 import { attachWebSocket } from './live/ws.js';
 import { withRequestId, type Logger } from './logger.js';
-import type { SnapshotOptions } from './plugins/snapshot.js';
+import type { SnapshotOptions } from './reads/snapshot.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 

@@ -125,7 +125,7 @@ async function race(reader: TestGateway, o: { minMs?: number; maxMs: number; sto
       // the buyer's session PURCHASEs and the user's purchases are exactly the round SKUs' sales.
       const sess: Ev[] = d.session.all;
       const buys: Ev[] = d.user.all;
-      const via = sess.length >= PREFETCH_SESSION_EVENTS ? 'eventLists' : 'facts'; // see eventList() in schema/user.ts
+      const via = sess.length >= PREFETCH_SESSION_EVENTS ? 'eventLists' : 'facts'; // see eventList() in reads/loaders.ts
       if (sess.length > PREFETCH_SESSION_EVENTS) n.viaLists++; // more than facts prefetches: eventLists served it
       if (sess.length < PREFETCH_SESSION_EVENTS) n.viaFacts++;
       if (sess.length >= LIMIT || buys.length >= LIMIT) tear('test bug', `a round overflowed the lists: ${sess.length}, ${buys.length}`);

@@ -8,7 +8,7 @@ import { withDatabase } from './global-setup.js';
 import { createApp } from '../src/app.js';
 import { createSql, type Sql } from '../src/db/client.js';
 import { createLogger } from '../src/logger.js';
-import type { SnapshotOptions } from '../src/plugins/snapshot.js';
+import type { SnapshotOptions } from '../src/reads/snapshot.js';
 
 export interface GqlResponse<T = any> {
   status: number;

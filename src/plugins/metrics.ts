@@ -7,8 +7,8 @@ import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode 
 import type { Plugin } from 'graphql-yoga';
 import client from 'prom-client';
 import type { Context } from '../context.js';
-import { snapshotsInFlight } from '../db/snapshot.js';
 import type { ChangeHub } from '../live/hub.js';
+import { snapshotsInFlight } from '../reads/snapshot.js';
 
 interface Op { type: string; field: string }
 

@@ -35,6 +35,15 @@ function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Pro
   };
 }
 
+/**
+ * An event list: the facts statement prefetches the first `prefetchSize`
+ * events; a longer limit costs one more statement (batched across the operation).
+ */
+export function eventList(loaders: Loaders, prefetched: EventRow[], prefetchSize: number, key: EventListKey): EventRow[] | Promise<EventRow[]> {
+  if (key.limit <= prefetched.length || prefetched.length < prefetchSize) return prefetched.slice(0, key.limit);
+  return loaders.eventLists.load(key);
+}
+
 export function createLoaders(tx: Queryable, outside?: OutsideReaders): Loaders {
   // Production passes no `outside`: every reader is the transaction, at the cost of four undefined checks.
   const on = (r: Reader) => (outside?.names.includes(r) ? outside.sql : tx);

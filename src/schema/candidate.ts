@@ -1,9 +1,10 @@
 import { builder } from '../builder.js';
+import type { ItemRow } from '../reads/catalog.js';
 import type { Facts, FlagRow, FulfillmentRow, StateRow, Velocity as VelocityShape } from '../reads/decision-sql.js';
 import { reasonsFor, type IneligibleReason as Reason } from '../reads/rules.js';
 import { Fulfillment } from './fulfillment.js';
 import { Inventory, type InventoryShape } from './inventory.js';
-import { Item, type ItemShape } from './item.js';
+import { Item } from './item.js';
 import { PolicyFlag } from './policy.js';
 import { Price, type PriceShape } from './price.js';
 import { NO_VELOCITY, Velocity } from './velocity.js';
@@ -15,7 +16,7 @@ export const IneligibleReason = builder.enumType('IneligibleReason', {
 // Built once per candidate from rows of one snapshot; every field is a plain read.
 export interface CandidateShape {
   sku: string;
-  item: ItemShape | null;
+  item: ItemRow | null;
   inventory: InventoryShape | null;
   velocity: VelocityShape;
   price: PriceShape | null;

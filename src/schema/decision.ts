@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { builder } from '../builder.js';
-import { loadersOf } from '../context.js';
 import { parseInput } from '../errors.js';
+import { loadersOf } from '../reads/snapshot.js';
 import { CandidateContext, toCandidate } from './candidate.js';
 import { id, MAX_CANDIDATES } from './inputs.js';
 import { SessionContext } from './session.js';

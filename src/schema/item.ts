@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import { builder } from '../builder.js';
-import { loadersOf } from '../context.js';
 import { badInput, parseInput } from '../errors.js';
+import { readCatalog, type ItemRow } from '../reads/catalog.js';
+import { loadersOf } from '../reads/snapshot.js';
 import { upsertItems, type StockLevel as StockLevelShape } from '../writes/items.js';
 import { currency, id, MAX_ITEMS, MAX_PRICE_MINOR, MAX_STOCK, plain, priceMinor, stock, text } from './inputs.js';
 import { StockLevel } from './inventory.js';
 
-export interface ItemShape { sku: string; title: string; category: string }
-
-export const Item = builder.objectRef<ItemShape>('Item').implement({
+export const Item = builder.objectRef<ItemRow>('Item').implement({
   fields: (t) => ({
     sku: t.exposeID('sku'),
     title: t.exposeString('title'),
@@ -72,12 +71,7 @@ builder.queryField('catalog', (t) => t.field({
     limit: t.arg.int({ defaultValue: 200, required: true }),
   },
   resolve: async (_, raw, ctx) => {
-    const a = parseInput(catalogArgs, { search: raw.search ?? null, category: raw.category ?? null, limit: raw.limit }, '');
-    const like = a.search === null ? null : `%${a.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    return loadersOf(ctx).db<ItemShape[]>`
-      select sku, title, category from items
-      where (${like}::text is null or sku ilike ${like} or title ilike ${like})
-        and (${a.category}::text is null or category = ${a.category})
-      order by sku limit ${a.limit}`;
+    const filter = parseInput(catalogArgs, { search: raw.search ?? null, category: raw.category ?? null, limit: raw.limit }, '');
+    return readCatalog(loadersOf(ctx).db, filter);
   },
 }));

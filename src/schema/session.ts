@@ -1,7 +1,10 @@
 import { builder } from '../builder.js';
+import { parseInput } from '../errors.js';
 import { PREFETCH_SESSION_EVENTS, type Facts } from '../reads/decision-sql.js';
+import { eventList } from '../reads/loaders.js';
+import { loadersOf } from '../reads/snapshot.js';
 import { Event } from './event.js';
-import { eventList } from './user.js';
+import { limit as limitSchema } from './inputs.js';
 
 export const Intent = builder.enumType('Intent', {
   values: {
@@ -21,8 +24,10 @@ export const SessionContext = builder.objectRef<SessionShape>('SessionContext').
     recentEvents: t.field({
       type: [Event],
       args: { limit: t.arg.int({ defaultValue: 20, required: true }) },
-      resolve: (s, args, ctx) =>
-        eventList(ctx, s.facts.sessionEvents, PREFETCH_SESSION_EVENTS, { of: 'session', id: s.id, userId: s.userId, limit: args.limit }),
+      resolve: (s, args, ctx) => {
+        const limit = parseInput(limitSchema, args.limit, 'limit');
+        return eventList(loadersOf(ctx), s.facts.sessionEvents, PREFETCH_SESSION_EVENTS, { of: 'session', id: s.id, userId: s.userId, limit });
+      },
     }),
   }),
 });

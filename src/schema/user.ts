@@ -1,22 +1,13 @@
 import { builder } from '../builder.js';
-import { loadersOf, type Context } from '../context.js';
 import { parseInput } from '../errors.js';
-import { PREFETCH_PURCHASES, type EventListKey, type EventRow, type Facts } from '../reads/decision-sql.js';
+import { PREFETCH_PURCHASES, type Facts } from '../reads/decision-sql.js';
+import { eventList } from '../reads/loaders.js';
+import { loadersOf } from '../reads/snapshot.js';
 import { Event } from './event.js';
 import { limit as limitSchema } from './inputs.js';
 import { PolicyFlag } from './policy.js';
 
 export interface UserShape { id: string; facts: Facts }
-
-/**
- * The facts statement prefetches the default number of events; a bigger
- * limit costs one more statement (batched across the operation).
- */
-export function eventList(ctx: Context, prefetched: EventRow[], prefetchSize: number, key: EventListKey) {
-  const limit = parseInput(limitSchema, key.limit, 'limit');
-  if (limit <= prefetched.length || prefetched.length < prefetchSize) return prefetched.slice(0, limit);
-  return loadersOf(ctx).eventLists.load({ ...key, limit });
-}
 
 export const UserContext = builder.objectRef<UserShape>('UserContext').implement({
   fields: (t) => ({
@@ -28,8 +19,10 @@ export const UserContext = builder.objectRef<UserShape>('UserContext').implement
     recentPurchases: t.field({
       type: [Event],
       args: { limit: t.arg.int({ defaultValue: 10, required: true }) },
-      resolve: (u, args, ctx) =>
-        eventList(ctx, u.facts.purchases, PREFETCH_PURCHASES, { of: 'purchases', id: u.id, userId: u.id, limit: args.limit }),
+      resolve: (u, args, ctx) => {
+        const limit = parseInput(limitSchema, args.limit, 'limit');
+        return eventList(loadersOf(ctx), u.facts.purchases, PREFETCH_PURCHASES, { of: 'purchases', id: u.id, userId: u.id, limit });
+      },
     }),
   }),
 });

@@ -1,13 +1,33 @@
-// Runs every query operation inside one REPEATABLE READ READ ONLY transaction
-// and binds the request's DataLoaders to it: every signal in the answer comes
-// from the same snapshot. Mutations are left alone (each opens its own
-// read-write transaction); subscriptions never reach onExecute.
+// The snapshot: every query operation runs inside one REPEATABLE READ READ
+// ONLY transaction, and the request's DataLoaders are bound to it, so every
+// signal in the answer comes from the same instant. Mutations are left alone
+// (each opens its own read-write transaction); subscriptions never reach onExecute.
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Sql } from '../db/client.js';
+import { admitted, type Sql, type Tx } from '../db/client.js';
 import type { Context } from '../context.js';
-import { createLoaders, type OutsideReaders, type Reader } from '../reads/loaders.js';
-import { inSnapshot } from '../db/snapshot.js';
+import { DomainError } from '../errors.js';
+import { createLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
+
+/** Snapshot transactions holding a pooled connection right now (a pool-use gauge). */
+export const snapshotsInFlight = { count: 0 };
+
+// sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
+// reserved connection whose server went away (calls on it hang); sql.begin it does.
+export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  snapshotsInFlight.count++;
+  try {
+    return await admitted(sql, async () => (await sql.begin('isolation level repeatable read read only', fn)) as T);
+  } finally {
+    snapshotsInFlight.count--;
+  }
+}
+
+/** The request's loaders, bound to its snapshot; only a query operation has them. */
+export function loadersOf(ctx: Context): Loaders {
+  if (!ctx.loaders) throw new DomainError('INTERNAL_SERVER_ERROR', 'read outside a snapshot transaction');
+  return ctx.loaders;
+}
 
 export interface SnapshotOptions {
   /**
