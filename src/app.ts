@@ -38,6 +38,8 @@ export interface AppOptions extends SnapshotOptions {
   poolMax?: number;
   /** Protects /metrics (Bearer token) when set. */
   metricsToken?: string;
+  /** Origins allowed cross-origin (CORS_ORIGINS); none by default: yoga would otherwise reflect any Origin. */
+  corsOrigins?: string[];
   /** Candidate evaluations per request and per key in flight (defaults 2,000 and 20,000). */
   workBudget?: WorkBudget;
 }
@@ -55,6 +57,9 @@ export function createApp(opts: AppOptions): App {
     graphiql: opts.graphiql ?? true,
     batching: (opts.maxBatch ?? 10) > 0 ? { limit: opts.maxBatch ?? 10 } : false,
     landingPage: false,
+    cors: opts.corsOrigins?.length
+      ? { origin: opts.corsOrigins, allowedHeaders: ['content-type', 'authorization', 'x-request-id'], credentials: false, maxAge: 600 }
+      : false,
     // Without a key store every caller may do everything; with one, a request the auth plugin did not
     // authenticate has no principal, and every root field refuses it.
     context: ({ request, principal }: { request: Request; principal?: Principal }) =>

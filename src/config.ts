@@ -11,6 +11,8 @@ export interface Config {
   poolQueueMax: number;
   feedPoolMax: number;
   maxSubscriptionsPerKey: number;
+  /** Browser origins allowed to call the API cross-origin; empty: none (same-origin only). */
+  corsOrigins: string[];
   maxRequestCandidates: number;
   maxKeyCandidatesInFlight: number;
   metricsToken: string | undefined;
@@ -66,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolQueueMax: int('PG_POOL_QUEUE_MAX', 100, env),
     feedPoolMax: int('FEED_POOL_MAX', 2, env),
     maxSubscriptionsPerKey: Math.max(1, int('MAX_SUBSCRIPTIONS_PER_KEY', 1000, env)),
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     maxRequestCandidates: Math.max(1, int('MAX_REQUEST_CANDIDATES', 2000, env)),
     maxKeyCandidatesInFlight: Math.max(1, int('MAX_KEY_CANDIDATES_IN_FLIGHT', 20_000, env)),
     metricsToken: env.METRICS_TOKEN || undefined,

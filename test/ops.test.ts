@@ -1,5 +1,5 @@
 // Liveness and readiness for orchestrators.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
 import { liveGateway, post, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
@@ -92,4 +92,31 @@ it('a gateway that cannot listen fails its start (EADDRINUSE) instead of errorin
   const taken = await liveGateway();
   await expect(liveGateway({ port: taken.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
   await taken.stop();
+});
+
+describe('CORS', () => {
+  const probe = (url: string, origin: string, method = 'POST') => fetch(url, {
+    method, headers: method === 'OPTIONS'
+      ? { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' }
+      : { origin, 'content-type': 'application/json' },
+    body: method === 'OPTIONS' ? undefined : JSON.stringify({ query: '{ __typename }' }),
+  });
+
+  it('allows no other origin by default: nothing is reflected, preflights get no grant', async () => {
+    for (const method of ['POST', 'OPTIONS']) {
+      const res = await probe(gw.url, 'https://evil.example', method);
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    }
+  });
+
+  it('grants exactly the origins in CORS_ORIGINS', async () => {
+    const open = await liveGateway({ corsOrigins: ['https://shop.example', 'https://admin.example'] });
+    for (const method of ['POST', 'OPTIONS']) {
+      expect((await probe(open.url, 'https://shop.example', method)).headers.get('access-control-allow-origin')).toBe('https://shop.example');
+      // (the library answers a refused origin with the literal "null", which no browser origin matches)
+      expect(['https://evil.example', '*']).not.toContain((await probe(open.url, 'https://evil.example', method)).headers.get('access-control-allow-origin'));
+    }
+    expect((await probe(open.url, 'https://shop.example', 'OPTIONS')).headers.get('access-control-allow-headers')).toMatch(/authorization/);
+    await open.stop();
+  });
 });
