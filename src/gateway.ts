@@ -6,8 +6,8 @@ import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
 import type { Sql } from './db/client.js';
 import { KeyStore } from './auth/keys.js';
-import { startMaintenance } from './db/maintenance.js';
 import { ChangeHub } from './live/hub.js';
+import { startRetention } from './live/retention.js';
 import { attachWebSocket } from './live/ws.js';
 import { withRequestId, type Logger } from './logger.js';
 import type { SnapshotOptions } from './reads/snapshot.js';
@@ -34,7 +34,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
   await hub.start();
   const keys = new KeyStore(sql, logger, { required: config.authRequired });
   await keys.start();
-  const stopMaintenance = startMaintenance(sql, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
+  const stopRetention = startRetention(sql, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
   const app = createApp({
     sql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax,
     metricsToken: config.metricsToken,
@@ -49,7 +49,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
     server.once('error', reject);
     server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
   }).catch(async (err: unknown) => {
-    stopMaintenance();
+    stopRetention();
     await Promise.all([hub.stop(), keys.stop()]);
     throw err;
   });
@@ -64,7 +64,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
     // Stop accepting, end subscriptions with a resumable cursor, finish in-flight requests.
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      stopMaintenance();
+      stopRetention();
       await hub.stop();
       await keys.stop();
       // Give open subscriptions a moment to deliver their final UNAVAILABLE (with the cursor to resume from).
