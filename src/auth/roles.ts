@@ -1,5 +1,5 @@
 // What each role may do, the one rule both the request check
-// (plugins/auth.ts) and the field check (builder.ts, on every root field)
+// (auth/check.ts) and the field check (builder.ts, on every root field)
 // apply. The field check makes the rule hold whatever executes: a write
 // resolver refuses a caller that may not write, even if a different operation
 // than the one authorized reaches execution.

@@ -10,10 +10,10 @@ import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { App } from '../app.js';
+import { authError } from '../auth/check.js';
 import { OPEN, type KeyStore, type Principal, type Refusal } from '../auth/keys.js';
 import { maskError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { authError } from '../plugins/auth.js';
 
 interface EnvelopRoot { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown }
 

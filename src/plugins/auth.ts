@@ -1,58 +1,17 @@
-// Authentication (API key → principal) and authorization (role → operations).
-// Keys come as `Authorization: Bearer <key>` over HTTP and SSE, and as
-// connectionParams.authorization over graphql-ws (live/ws.ts, same store and
-// errors). Fails closed: until the keys were read once every request is
+// Authentication (API key → principal) and authorization (role → operations)
+// over HTTP and SSE: the key comes as `Authorization: Bearer <key>`; graphql-ws
+// (live/ws.ts) takes it from connectionParams and applies the same checks
+// (auth/check.ts). Fails closed: until the keys were read once every request is
 // UNAVAILABLE; with auth on, nothing executes without an active principal;
 // a revoked key's open streams end with UNAUTHENTICATED. With no key ever
 // created (and AUTH_REQUIRED off) the gateway is open (KeyStore logs it).
-import { getOperationAST, GraphQLError, Kind, type DocumentNode, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
+import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { OPEN, type KeyStore, type Principal, type Refusal } from '../auth/keys.js';
-import { describeRoles, mayRun, roleFor } from '../auth/roles.js';
+import { authError, forbidden, httpOf, refusalOf } from '../auth/check.js';
+import { OPEN, type KeyStore, type Principal } from '../auth/keys.js';
 import type { Context } from '../context.js';
 
 const OPEN_PATHS = new Set(['/health', '/ready', '/metrics', '/live', '/live/app.js']); // the board page is static; its API calls carry the key
-
-const introspectionOnly = (op: OperationDefinitionNode) =>
-  op.operation === 'query' && op.selectionSet.selections.every((s) => s.kind === Kind.FIELD && s.name.value.startsWith('__'));
-
-/** The role rule (auth/roles.ts) applied to the operation a request names; introspection alone needs any key. */
-export function forbidden(principal: Principal | undefined, document: DocumentNode, operationName?: string | null): GraphQLError | null {
-  const op = getOperationAST(document, operationName);
-  if (!op || introspectionOnly(op) || mayRun(principal, op.operation)) return null;
-  return new GraphQLError(`This API key (roles: ${describeRoles(principal)}) may not run a ${op.operation}; it needs the ${roleFor(op.operation)} role`, {
-    extensions: { code: 'FORBIDDEN', http: { status: 403 } },
-  });
-}
-
-const REFUSALS: Record<Refusal | 'revoked', { code: string; message: string; status: number }> = {
-  unavailable: { code: 'UNAVAILABLE', message: 'API keys are not loaded yet, so no caller can be let in; retry shortly', status: 503 },
-  missing: { code: 'UNAUTHENTICATED', message: 'Missing API key; send Authorization: Bearer <key>', status: 401 },
-  invalid: { code: 'UNAUTHENTICATED', message: 'Invalid or revoked API key', status: 401 },
-  revoked: { code: 'UNAUTHENTICATED', message: 'API key revoked', status: 401 },
-};
-
-const httpOf = (why: Refusal | 'revoked'): { status: number; headers: Record<string, string> } => ({
-  status: REFUSALS[why].status,
-  headers: why === 'unavailable' ? { 'retry-after': '1' } : { 'www-authenticate': 'Bearer' },
-});
-
-/** The error for a refused caller; `http` adds the status yoga answers with (not for streams and graphql-ws). */
-export function authError(why: Refusal | 'revoked', http = false): GraphQLError {
-  const { code, message } = REFUSALS[why];
-  return new GraphQLError(message, { extensions: { code, ...(http ? { http: httpOf(why) } : {}) } });
-}
-
-/**
- * Why an operation about to run must not: keys never read, or auth on and no
- * active principal (none set, a revoked key, or OPEN after auth turned on).
- */
-export function refusalOf(store: KeyStore, principal: Principal | undefined): Refusal | null {
-  if (!store.ready) return 'unavailable';
-  const who = principal ?? (store.enabled ? undefined : OPEN);
-  if (who && store.isActive(who)) return null;
-  return who && who.id !== OPEN.id ? 'invalid' : 'missing';
-}
 
 export function useAuth(store: KeyStore, principals: WeakMap<Request, Principal>): Plugin {
   // Open streams by principal id, to end them when their key is revoked.
