@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import type { Sql } from '../src/db/client.js';
 import { appendChanges } from '../src/live/changelog.js';
+import { sleep } from '../src/util.js';
 import { benchDatabase, machine } from './setup.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 8);
@@ -24,7 +25,7 @@ async function run(sql: Sql, skipCommitOrderLock: boolean): Promise<number> {
   };
   const t0 = performance.now();
   const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  await sleep(SECONDS * 1000);
   stop = true;
   await Promise.all(writers);
   return Math.round(commits / ((performance.now() - t0) / 1000));

@@ -4,6 +4,7 @@
 // floor (the same reads straight through postgres.js) in the same run.
 import fs from 'node:fs';
 import { readFacts, readState } from '../src/reads/decision-sql.js';
+import { sleep } from '../src/util.js';
 import {
   benchDatabase, closeHttpAgent, cpuSnapshot, cpuSplit, httpPost, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
 } from './setup.js';
@@ -156,7 +157,6 @@ async function sqlFloor(db: Awaited<ReturnType<typeof benchDatabase>>, n: number
   return summarize(lat, errors, elapsed);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const db = await benchDatabase();

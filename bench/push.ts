@@ -4,13 +4,13 @@
 import fs from 'node:fs';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { sleep } from '../src/util.js';
 import { benchDatabase, machine, percentile, rssMiB, seedCatalog, skuName, startGateway } from './setup.js';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS || 1000);
 const CHANGES_PER_S = Number(process.env.BENCH_CHANGES_PER_S || 20);
 const SECONDS = Number(process.env.BENCH_SECONDS || 20);
 const SKUS = 50;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const db = await benchDatabase();

@@ -5,6 +5,7 @@
 // (FEED_POOL_MAX=0) and on a pool of its own (the default), so the box's drift
 // cancels out. Figures go to bench/results/replay-<date>.json.
 import fs from 'node:fs';
+import { sleep } from '../src/util.js';
 import { benchDatabase, closeHttpAgent, httpPost, machine, percentile, seedCatalog, skuName, startGateway } from './setup.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 8);
@@ -12,7 +13,6 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS || 8);
 const REPLAYS = Number(process.env.BENCH_REPLAYS || 50);
 const LOG_ROWS = Number(process.env.BENCH_LOG_ROWS || 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const QUERY = `query($c: [ID!]!) { decisionContext(userId: "user-1", sessionId: "session-1", candidates: $c) {
   snapshot { cursor } candidates { sku eligible inventory { available } velocity { salesLast5m } price { amountMinor } } } }`;

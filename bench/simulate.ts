@@ -9,6 +9,7 @@ import { createClient } from 'redis';
 import { createSql, type Sql } from '../src/db/client.js';
 import { recordEvents } from '../src/writes/events.js';
 import { upsertItems } from '../src/writes/items.js';
+import { sleep } from '../src/util.js';
 import { setPolicyFlag } from '../src/writes/policy.js';
 import { benchDatabase, closeHttpAgent, httpPost, machine, percentile, seedCatalog, skuName, startGateway } from './setup.js';
 
@@ -43,7 +44,6 @@ function rand(): number {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 const randInt = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** k distinct SKU indexes from [lo, hi). */
 function pick(k: number, lo: number, hi: number): number[] {

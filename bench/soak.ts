@@ -6,13 +6,13 @@ import fs from 'node:fs';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { logBounds } from '../src/live/changelog.js';
+import { sleep } from '../src/util.js';
 import { benchDatabase, closeHttpAgent, httpPost, machine, percentile, rssMiB, seedCatalog, skuName, startGateway } from './setup.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES || 10);
 const DECISIONS_PER_S = Number(process.env.SOAK_DECISIONS_PER_S || 150);
 const PURCHASES_PER_S = Number(process.env.SOAK_PURCHASES_PER_S || 50);
 const SUBSCRIBERS = Number(process.env.SOAK_SUBSCRIBERS || 200);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const QUERY = `query($u: ID!, $s: ID, $c: [ID!]!) { decisionContext(userId: $u, sessionId: $s, candidates: $c, region: "berlin") {
   snapshot { id } session { intent } candidates { sku eligible reasons inventory { available } velocity { salesLast5m } price { amountMinor } } } }`;

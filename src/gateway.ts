@@ -11,6 +11,7 @@ import { startRetention } from './live/retention.js';
 import { attachWebSocket } from './live/ws.js';
 import { withRequestId, type Logger } from './logger.js';
 import type { SnapshotOptions } from './reads/snapshot.js';
+import { sleep } from './util.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -68,7 +69,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
       await hub.stop();
       await keys.stop();
       // Give open subscriptions a moment to deliver their final UNAVAILABLE (with the cursor to resume from).
-      for (let waited = 0; hub.subscriberCount > 0 && waited < 2000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      for (let waited = 0; hub.subscriberCount > 0 && waited < 2000; waited += 20) await sleep(20);
       for (const ws of wss.clients) ws.close(1001, 'gateway shutting down');
       wss.close();
       server.closeIdleConnections();

@@ -14,7 +14,7 @@ import { createLiveClient, type LiveError } from '../src/client/index.js';
 import { seedDemo } from '../src/db/seed.js';
 import { appendChanges, logBounds, pruneChanges } from '../src/live/changelog.js';
 import { freePort } from './global-setup.js';
-import { ownDatabase, testGateway, type TestGateway } from './helpers.js';
+import { ownDatabase, ownGateway, testGateway, type TestGateway } from './helpers.js';
 import { liveGateway, sleep, until, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 const SET = 'mutation($sku: ID!, $n: Int!) { setInventory(sku: $sku, available: $n) { available } }';
@@ -44,27 +44,24 @@ function gatewayProcess(env: Record<string, string>): { child: ChildProcess; rea
 const exited = (child: ChildProcess) => new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
 
 describe('the README example (a separate process) across restarts and SLOW_CONSUMER', () => {
-  let db: Awaited<ReturnType<typeof ownDatabase>>;
   let writer: TestGateway;
   const children: ChildProcess[] = [];
   const script = path.resolve('.data', `readme-live-${process.pid}.ts`);
 
   beforeAll(async () => {
-    db = await ownDatabase();
-    writer = testGateway({ url: db.url });
+    writer = await ownGateway();
     await seedDemo(writer.sql);
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await writer?.close();
-    await db?.drop();
     fs.rmSync(script, { force: true });
   });
 
   it('prints every committed change of sku-espresso exactly once, in commit order', async () => {
     const port = await freePort();
     // A buffer of 5 events: a burst of 20 changes in one transaction ends the subscription with SLOW_CONSUMER.
-    const env = { DATABASE_URL: db.url, PORT: String(port), LIVE_BUFFER_LIMIT: '5' };
+    const env = { DATABASE_URL: writer.url, PORT: String(port), LIVE_BUFFER_LIMIT: '5' };
     const start = async () => {
       const g = gatewayProcess(env);
       children.push(g.child);
@@ -142,17 +139,12 @@ describe('the README example (a separate process) across restarts and SLOW_CONSU
 });
 
 describe('createLiveClient', () => {
-  let db: Awaited<ReturnType<typeof ownDatabase>>;
   let writer: TestGateway;
   beforeAll(async () => {
-    db = await ownDatabase();
-    writer = testGateway({ url: db.url });
+    writer = await ownGateway();
     await writer.gql('mutation { upsertItems(items: [{ sku: "c-a", title: "A", category: "c", priceMinor: 100, currency: "EUR", available: 100 }]) { count } }');
   });
-  afterAll(async () => {
-    await writer?.close();
-    await db?.drop();
-  });
+  afterAll(() => writer?.close());
 
   const SUB = 'subscription($after: String) { inventoryChanged(skus: ["c-a"], after: $after) { cursor available } }';
   const head = async () => String((await logBounds(writer.sql)).head);
@@ -165,7 +157,7 @@ describe('createLiveClient', () => {
 
   it('keeps retrying through a long outage (past graphql-ws\' five attempts) and resumes without a gap', async () => {
     const port = await freePort();
-    let gw: LiveGateway = await liveGateway({ port }, db.url);
+    let gw: LiveGateway = await liveGateway({ port }, writer.url);
     let attempts = 0;
     const live = createLiveClient({
       url: gw.wsUrl, webSocketImpl: WebSocket, minRetryDelayMs: 20, maxRetryDelayMs: 100,
@@ -181,7 +173,7 @@ describe('createLiveClient', () => {
     const before = attempts;
     expected.push(await write(), await write());
     await until(() => attempts - before >= 12, 10_000); // a plain graphql-ws client stops after 5
-    gw = await liveGateway({ port }, db.url);
+    gw = await liveGateway({ port }, writer.url);
     expected.push(await write());
     await until(() => got.length >= expected.length, 10_000);
     await sleep(300);
@@ -233,7 +225,7 @@ describe('createLiveClient', () => {
   }, 30_000);
 
   it('on CURSOR_EXPIRED calls resync and continues from the cursor it returns; without resync it reports the error', async () => {
-    const gw = await liveGateway({}, db.url);
+    const gw = await liveGateway({}, writer.url);
     const old = await head();
     await write();
     await sleep(1100);
@@ -262,7 +254,7 @@ describe('createLiveClient', () => {
   }, 30_000);
 
   it('refuses a request it could not resume, and reports an invalid operation without retrying', async () => {
-    const gw = await liveGateway({}, db.url);
+    const gw = await liveGateway({}, writer.url);
     const live = createLiveClient({ url: gw.wsUrl, webSocketImpl: WebSocket, minRetryDelayMs: 20 });
     expect(() => live.subscribe({ query: SUB }, { next: () => {} })).toThrow(/after.*resync/);
     expect(() => live.subscribe({ query: 'subscription { inventoryChanged { cursor } }', after: '0' }, { next: () => {} })).toThrow(/\$after/);

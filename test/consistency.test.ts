@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PREFETCH_PURCHASES, PREFETCH_SESSION_EVENTS } from '../src/reads/decision-sql.js';
 import type { Reader } from '../src/reads/loaders.js';
 import { items, ok, RECORD, testGateway, uid, UPSERT, type TestGateway } from './helpers.js';
+import { sleep } from './live-helpers.js';
 
 const INITIAL = 100_000;
 const p = uid('consist');
@@ -174,7 +175,7 @@ async function race(reader: TestGateway, o: { minMs?: number; maxMs: number; sto
   started = Date.now();
   const checker = async () => {
     while (!done) {
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
       await checkCursors();
       const ms = Date.now() - started;
       if ((o.stopOnTear && tears.length) || ms >= o.maxMs || (o.enough && ms >= (o.minMs ?? 0) && o.enough(n))) done = true;

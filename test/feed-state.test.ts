@@ -6,19 +6,14 @@
 // previous one ended and the last one equals the stored stock.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { items, ok, ownDatabase, RECORD, testGateway, uid, UPSERT, type TestGateway } from './helpers.js';
+import { items, ok, ownGateway, RECORD, uid, UPSERT, type TestGateway } from './helpers.js';
 
 // Its stream of flips would reach other files' unfiltered subscribers: a database of its own.
-let db: Awaited<ReturnType<typeof ownDatabase>>;
 let gw: TestGateway;
 beforeAll(async () => {
-  db = await ownDatabase();
-  gw = testGateway({ url: db.url });
+  gw = await ownGateway();
 });
-afterAll(async () => {
-  await gw.close();
-  await db.drop();
-});
+afterAll(() => gw.close());
 
 const FLAG = `mutation($t: ID!, $k: PolicyKind!, $a: Boolean!) {
   setPolicyFlag(scope: SKU, target: $t, kind: $k, active: $a, reason: "r") { active } }`;

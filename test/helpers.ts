@@ -17,6 +17,8 @@ export interface GqlResponse<T = any> {
 }
 
 export interface TestGateway {
+  /** The database it runs on. */
+  url: string;
   sql: Sql;
   statements: string[];
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>>;
@@ -25,10 +27,12 @@ export interface TestGateway {
 
 export function testGateway(opts: SnapshotOptions & { production?: boolean; url?: string } = {}): TestGateway {
   const statements: string[] = [];
-  const sql = createSql(opts.url ?? inject('databaseUrl'), { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 },
+  const url = opts.url ?? inject('databaseUrl');
+  const sql = createSql(url, { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 },
     (_conn, query) => statements.push(query));
   const app = createApp({ sql, logger: createLogger('silent'), production: opts.production, ...opts });
   return {
+    url,
     sql,
     statements,
     async gql(query, variables) {
@@ -81,6 +85,13 @@ export const DECISION = `query($u: ID!, $s: ID, $c: [ID!]!, $r: String) {
 export function ok<T>(res: GqlResponse<T>): T {
   if (res.errors?.length || !res.data) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
   return res.data;
+}
+
+/** A gateway on a database of its own (below); close() also drops the database. */
+export async function ownGateway(): Promise<TestGateway> {
+  const db = await ownDatabase();
+  const gw = testGateway({ url: db.url });
+  return { ...gw, async close() { await gw.close(); await db.drop(); } };
 }
 
 /** A database of its own, for tests that touch shared tables as a whole (retention, pruning). */

@@ -5,6 +5,8 @@ import WebSocket from 'ws';
 import { createSql, type Sql } from '../src/db/client.js';
 import { startGateway, type Gateway, type GatewayConfig } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
+import { sleep } from '../src/util.js';
+import { sseEvents } from './raw-clients.js';
 
 export interface LiveGateway extends Gateway { sql: Sql; feedSql: Sql; url: string; wsUrl: string; stop(): Promise<void> }
 
@@ -89,23 +91,12 @@ export function sseSubscribe<T = any>(
   });
   void (async () => {
     try {
-      const res = await ready;
-      const decoder = new TextDecoder();
-      let buf = '';
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-          if (event === 'next' && data) {
-            const r = JSON.parse(data);
-            if (r.errors) c.fail(r.errors); else c.push(r.data);
-          }
-          if (event === 'complete') c.finish();
+      for await (const { event, data } of sseEvents(await ready)) {
+        if (event === 'next' && data) {
+          const r = JSON.parse(data);
+          if (r.errors) c.fail(r.errors); else c.push(r.data);
         }
+        if (event === 'complete') c.finish();
       }
     } catch (e) {
       if (!abort.signal.aborted) c.fail(e);
@@ -127,7 +118,7 @@ export async function postAs(url: string, headers: Record<string, string>, query
   return { status: res.status, body: (await res.json()) as any };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Waits until `cond` holds, or fails the test after `ms`. */
 export async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {

@@ -1,7 +1,7 @@
 // Liveness and readiness for orchestrators.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
-import { liveGateway, post, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
+import { liveGateway, post, sleep, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 let gw: LiveGateway;
 beforeAll(async () => { gw = await liveGateway(); });
@@ -26,7 +26,7 @@ it('shutting down ends subscriptions with UNAVAILABLE and the last delivered cur
   const other = await liveGateway();
   const client = wsClient(other.wsUrl);
   const s = wsSubscribe(client, `subscription { inventoryChanged(skus: ["nothing-here"]) { cursor } }`);
-  for (let i = 0; i < 100 && other.hub.subscriberCount === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 100 && other.hub.subscriberCount === 0; i++) await sleep(20);
   await other.stop();
   await s.done;
   const errors = JSON.stringify(s.errors);
@@ -63,7 +63,7 @@ it('tags every log line of a request with its request id, echoed in x-request-id
   const generated = (await fetch(logged.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }))
     .headers.get('x-request-id');
   expect(generated).toMatch(/^[0-9a-f-]{36}$/);
-  await new Promise((r) => setTimeout(r, 50));
+  await sleep(50);
   const records = lines.map((l) => JSON.parse(l));
   expect(records.some((r) => r.requestId === 'req-123' && r.msg === 'request' && r.status === 200)).toBe(true);
   expect(records.some((r) => r.requestId === generated)).toBe(true);

@@ -1,6 +1,7 @@
 // Bare clients for the auth and limit tests: a graphql-transport-ws socket that
 // shows what the graphql-ws client hides (close codes and reasons, per-id error
-// messages, oversized frames), and an SSE subscription sent with headers.
+// messages, oversized frames), and an SSE subscription sent with headers. Also
+// the SSE parser every SSE client of the tests reads with (sseEvents).
 import WebSocket from 'ws';
 
 export interface Closed { code: number; reason: string; at: number }
@@ -79,6 +80,23 @@ export interface SseStream {
   close(): void;
 }
 
+/** The events of an SSE response as they arrive: each one's `event` name and its `data` lines joined. */
+export async function* sseEvents(res: Response): AsyncGenerator<{ event: string | undefined; data: string }> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+      yield { event, data };
+    }
+  }
+}
+
 /** POST accept: text/event-stream with `headers`; `ended` resolves with the time the stream ended. */
 export function sseAs(url: string, headers: Record<string, string>, query: string, variables: Record<string, unknown> = {}): SseStream {
   const abort = new AbortController();
@@ -91,20 +109,10 @@ export function sseAs(url: string, headers: Record<string, string>, query: strin
   });
   const ended = (async () => {
     try {
-      const r = await res;
-      const decoder = new TextDecoder();
-      let buf = '';
-      for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-          if (/^event: next$/m.test(block) && data) {
-            const parsed = JSON.parse(data);
-            if (parsed.errors) errors.push(...parsed.errors); else items.push(parsed.data);
-          }
+      for await (const { event, data } of sseEvents(await res)) {
+        if (event === 'next' && data) {
+          const parsed = JSON.parse(data);
+          if (parsed.errors) errors.push(...parsed.errors); else items.push(parsed.data);
         }
       }
     } catch (e) {

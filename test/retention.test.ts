@@ -4,20 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logBounds, pruneChanges } from '../src/live/changelog.js';
 import { ChangeHub, StreamEnd } from '../src/live/hub.js';
 import { createLogger } from '../src/logger.js';
-import { items, ok, ownDatabase, testGateway, uid, UPSERT, type TestGateway } from './helpers.js';
+import { items, ok, ownGateway, uid, UPSERT, type TestGateway } from './helpers.js';
 
 // Retention works on whole tables: give it a database of its own.
-let db: Awaited<ReturnType<typeof ownDatabase>>;
 let gw: TestGateway;
 const p = uid('maint');
 beforeAll(async () => {
-  db = await ownDatabase();
-  gw = testGateway({ url: db.url });
+  gw = await ownGateway();
 });
-afterAll(async () => {
-  await gw.close();
-  await db.drop();
-});
+afterAll(() => gw.close());
 
 it('drops change-log entries past retention and records how far, for CURSOR_EXPIRED', async () => {
   ok(await gw.gql(UPSERT, { items: items(p, { old1: {}, old2: {} }) }));

@@ -7,6 +7,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from './global-setup.js';
 import { ownDatabase } from './helpers.js';
+import { sleep } from './live-helpers.js';
 
 const dataDir = path.resolve('.data', `server-${process.pid}-${Date.now()}`);
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
@@ -23,7 +24,7 @@ async function start(env: Record<string, string>) {
   const url = `http://localhost:${port}/graphql`;
   for (let i = 0; i < 300 && !out.includes(url); i++) {
     if (child.exitCode !== null) throw new Error(`server exited: ${out}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   expect(out).toContain(url);
   return { child, url, output: () => out };
@@ -57,9 +58,9 @@ describe('npm start', () => {
     await pg.begin(async (tx) => {
       await tx`select 1 from sku_counters where sku = 'sku-mug' for update`;
       inFlight = post(url, `mutation { setInventory(sku: "sku-mug", available: 7) { available } }`);
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       child.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
     });
     await pg.end();
     expect((await inFlight!).data.setInventory.available).toBe(7);
@@ -83,7 +84,7 @@ describe('npm start', () => {
     // The change feed's LISTEN (the key store listens on a channel of its own).
     const listeners = async () => (await pg`select count(*)::int as n from pg_stat_activity
       where datname = current_database() and query ilike 'listen%change_log%'`)[0]!.n;
-    for (let i = 0; i < 50 && (await listeners()) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && (await listeners()) < 2; i++) await sleep(100);
     expect(await listeners()).toBe(2);
     const answers = await Promise.all(Array.from({ length: 20 }, () =>
       post(url, `{ decisionContext(userId: "u", candidates: ["x"]) { candidates { reasons } } }`)));

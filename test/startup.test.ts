@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbedded } from '../src/db/embedded.js';
 import { freePort } from './global-setup.js';
 import { ownDatabase } from './helpers.js';
+import { sleep } from './live-helpers.js';
 
 const dirs: string[] = [];
 const dataDir = (tag: string) => {
@@ -47,7 +48,7 @@ function postgresProcesses(match: string): string[] {
 }
 
 async function noPostgres(match: string): Promise<void> {
-  for (let i = 0; i < 30 && postgresProcesses(match).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 30 && postgresProcesses(match).length > 0; i++) await sleep(100);
   expect(postgresProcesses(match)).toEqual([]);
 }
 
@@ -146,7 +147,7 @@ describe('a start that succeeds', () => {
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });
-    for (let i = 0; i < 300 && !out.includes('gateway ready'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 300 && !out.includes('gateway ready'); i++) await sleep(100);
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;

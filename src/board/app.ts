@@ -3,6 +3,7 @@
 // subscriptions through the package's resumable client (src/client) from that
 // snapshot's cursor, so no change is lost or shown twice across reconnects.
 import { createLiveClient, type LiveClient } from '../client/index.js';
+import { sleep } from '../util.js';
 
 interface Row {
   sku: string; title: string; category: string; available: number; reserved: number;
@@ -220,7 +221,7 @@ async function start(): Promise<void> {
     } catch (err) {
       if (mine !== generation) return;
       setStatus('error', String(err));
-      await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** attempt)));
+      await sleep(Math.min(10_000, 500 * 2 ** attempt));
       if (mine !== generation) return;
     }
   }

@@ -5,13 +5,13 @@
 // authentication is on), DEMO_SECONDS (default 120). It lifts every hold it set
 // when it ends (also on Ctrl-C), so the demo data is left as it was.
 import { DEMO_ITEMS } from '../db/seed.js';
+import { sleep } from '../util.js';
 
 const url = process.env.GATEWAY_URL || 'http://localhost:4000/graphql';
 const key = process.env.GATEWAY_KEY;
 const seconds = Number(process.env.DEMO_SECONDS || 120);
 const hot = ['sku-espresso', 'sku-headphones', 'sku-turntable', 'sku-drone', 'sku-tent'];
 const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]!;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function gql(query: string, variables: Record<string, unknown> = {}) {
   const res = await fetch(url, {
