@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { builder } from '../builder.js';
+import type { Context } from '../context.js';
 import { badInput, parseInput } from '../errors.js';
-import type { EventRow } from '../reads/decision-sql.js';
+import type { EventListKey, EventRow } from '../reads/decision-sql.js';
+import { eventList } from '../reads/loaders.js';
+import { loadersOf } from '../reads/snapshot.js';
 import { recordEvents } from '../writes/events.js';
-import { id, MAX_EVENT_QUANTITY, MAX_EVENTS } from './inputs.js';
+import { id, limit as limitSchema, MAX_EVENT_QUANTITY, MAX_EVENTS } from './inputs.js';
 import { StockLevel } from './inventory.js';
 
 export const EventKind = builder.enumType('EventKind', { values: ['VIEW', 'CLICK', 'ADD_TO_CART', 'PURCHASE'] as const });
@@ -16,6 +19,12 @@ export const Event = builder.objectRef<EventRow>('Event').implement({
     at: t.expose('at', { type: 'DateTime' }),
   }),
 });
+
+/** A `[Event!]!` field's answer for its `limit` argument (validated here): prefetched by facts, or one more statement. */
+export function eventsUpTo(ctx: Context, limit: number, prefetched: EventRow[], prefetchSize: number, key: Omit<EventListKey, 'limit'>) {
+  const valid = parseInput(limitSchema, limit, 'limit');
+  return eventList(loadersOf(ctx), prefetched, prefetchSize, { ...key, limit: valid });
+}
 
 const EventInput = builder.inputType('EventInput', {
   fields: (t) => ({

@@ -1,10 +1,6 @@
 import { builder } from '../builder.js';
-import { parseInput } from '../errors.js';
 import { PREFETCH_SESSION_EVENTS, type Facts } from '../reads/decision-sql.js';
-import { eventList } from '../reads/loaders.js';
-import { loadersOf } from '../reads/snapshot.js';
-import { Event } from './event.js';
-import { limit as limitSchema } from './inputs.js';
+import { Event, eventsUpTo } from './event.js';
 
 export const Intent = builder.enumType('Intent', {
   values: {
@@ -24,10 +20,8 @@ export const SessionContext = builder.objectRef<SessionShape>('SessionContext').
     recentEvents: t.field({
       type: [Event],
       args: { limit: t.arg.int({ defaultValue: 20, required: true }) },
-      resolve: (s, args, ctx) => {
-        const limit = parseInput(limitSchema, args.limit, 'limit');
-        return eventList(loadersOf(ctx), s.facts.sessionEvents, PREFETCH_SESSION_EVENTS, { of: 'session', id: s.id, userId: s.userId, limit });
-      },
+      resolve: (s, args, ctx) =>
+        eventsUpTo(ctx, args.limit, s.facts.sessionEvents, PREFETCH_SESSION_EVENTS, { of: 'session', id: s.id, userId: s.userId }),
     }),
   }),
 });

@@ -1,10 +1,6 @@
 import { builder } from '../builder.js';
-import { parseInput } from '../errors.js';
 import { PREFETCH_PURCHASES, type Facts } from '../reads/decision-sql.js';
-import { eventList } from '../reads/loaders.js';
-import { loadersOf } from '../reads/snapshot.js';
-import { Event } from './event.js';
-import { limit as limitSchema } from './inputs.js';
+import { Event, eventsUpTo } from './event.js';
 import { PolicyFlag } from './policy.js';
 
 export interface UserShape { id: string; facts: Facts }
@@ -19,10 +15,8 @@ export const UserContext = builder.objectRef<UserShape>('UserContext').implement
     recentPurchases: t.field({
       type: [Event],
       args: { limit: t.arg.int({ defaultValue: 10, required: true }) },
-      resolve: (u, args, ctx) => {
-        const limit = parseInput(limitSchema, args.limit, 'limit');
-        return eventList(loadersOf(ctx), u.facts.purchases, PREFETCH_PURCHASES, { of: 'purchases', id: u.id, userId: u.id, limit });
-      },
+      resolve: (u, args, ctx) =>
+        eventsUpTo(ctx, args.limit, u.facts.purchases, PREFETCH_PURCHASES, { of: 'purchases', id: u.id, userId: u.id }),
     }),
   }),
 });
