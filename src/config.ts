@@ -10,6 +10,12 @@ export interface Config {
   poolMax: number;
   poolQueueMax: number;
   feedPoolMax: number;
+  /** READ_REPLICA_URLS: hot standbys that serve query snapshots; empty: every read on the primary. */
+  readReplicaUrls: string[];
+  /** A replica whose lag bound is above this serves no snapshot until it catches up. */
+  maxReplicaLagMs: number;
+  /** How often each replica's lag is measured (background, never per decision). */
+  replicaLagCheckMs: number;
   maxSubscriptionsPerKey: number;
   /** Browser origins allowed to call the API cross-origin; empty: none (same-origin only). */
   corsOrigins: string[];
@@ -67,6 +73,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolMax: int('PG_POOL_MAX', 10, env),
     poolQueueMax: int('PG_POOL_QUEUE_MAX', 100, env),
     feedPoolMax: int('FEED_POOL_MAX', 2, env),
+    readReplicaUrls: (env.READ_REPLICA_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean),
+    maxReplicaLagMs: Math.max(1, int('MAX_REPLICA_LAG_MS', 500, env)),
+    replicaLagCheckMs: Math.max(10, int('REPLICA_LAG_CHECK_MS', 100, env)),
     maxSubscriptionsPerKey: Math.max(1, int('MAX_SUBSCRIPTIONS_PER_KEY', 1000, env)),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     maxRequestCandidates: Math.max(1, int('MAX_REQUEST_CANDIDATES', 2000, env)),

@@ -13,6 +13,7 @@ import { openDatabase, StartupError, type Database } from './db/database.js';
 import { seedDemo } from './db/seed.js';
 import { startGateway } from './gateway.js';
 import { createLogger, redactSecrets } from './logger.js';
+import { ReplicaRouter } from './reads/replicas.js';
 
 const START_TIMEOUT_MS = 20_000;
 
@@ -34,9 +35,17 @@ async function serve(url: string): Promise<{ port: number; stop(): Promise<void>
   const sql = createSql(url, config);
   // FEED_POOL_MAX > 0: the change feed (follower, replays) reads through a pool of its own; 0 shares `sql`.
   const feedSql = config.feedPoolMax > 0 ? createSql(url, { ...config, poolMax: config.feedPoolMax }) : undefined;
-  const end = (timeout: number) => Promise.all([sql.end({ timeout }), feedSql?.end({ timeout })]);
+  // READ_REPLICA_URLS: query snapshots on hot standbys within MAX_REPLICA_LAG_MS; writes, the feed and keys stay here.
+  const replicas = config.readReplicaUrls.length
+    ? new ReplicaRouter(sql, config.readReplicaUrls, {
+      maxLagMs: config.maxReplicaLagMs, checkMs: config.replicaLagCheckMs, sqlConfig: config, logger,
+    })
+    : undefined;
+  const end = (timeout: number) => Promise.all([sql.end({ timeout }), feedSql?.end({ timeout }), replicas?.stop()]);
   try {
-    const gateway = await startGateway(sql, config, logger, { feedSql });
+    await replicas?.start();
+    if (replicas) logger.info({ replicas: replicas.replicas.map((r) => ({ url: r.name, up: r.up })), maxLagMs: config.maxReplicaLagMs }, 'read replicas on');
+    const gateway = await startGateway(sql, config, logger, { feedSql, replicas });
     return {
       port: gateway.port,
       async stop() {

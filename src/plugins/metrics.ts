@@ -8,6 +8,7 @@ import type { Plugin } from 'graphql-yoga';
 import client from 'prom-client';
 import type { Context } from '../context.js';
 import type { ChangeHub } from '../live/hub.js';
+import { replicaStats } from '../reads/replicas.js';
 import { snapshotsInFlight } from '../reads/snapshot.js';
 
 interface Op { type: string; field: string }
@@ -56,6 +57,21 @@ export function useMetrics({ hub, poolMax, token }: MetricsOptions): Plugin {
   new client.Gauge({
     name: 'gateway_pool_snapshot_connections', help: 'Pool connections held by snapshot transactions now',
     registers: [registry], collect() { this.set(snapshotsInFlight.count); },
+  });
+  new client.Counter({
+    name: 'gateway_replica_retries_total',
+    help: 'Query snapshots retried elsewhere because their read replica was down or cancelled the read (recovery conflict)',
+    registers: [registry], collect() { this.reset(); this.inc(replicaStats.retries); },
+  });
+  new client.Gauge({
+    name: 'gateway_replica_lag_bound_ms', help: 'Upper bound on each read replica\'s lag behind the primary (READ_REPLICA_URLS order)',
+    labelNames: ['replica'] as const, registers: [registry],
+    collect() {
+      this.reset();
+      for (const router of replicaStats.routers) {
+        router.replicas.forEach((r, i) => this.set({ replica: String(i) }, Math.min(router.lagOf(r), 3_600_000)));
+      }
+    },
   });
   new client.Gauge({ name: 'gateway_pool_max', help: 'Pool size (PG_POOL_MAX)', registers: [registry], collect() { this.set(poolMax); } });
   new client.Gauge({

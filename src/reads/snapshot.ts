@@ -8,6 +8,7 @@ import { admitted, type Sql, type Tx } from '../db/client.js';
 import type { Context } from '../context.js';
 import { DomainError } from '../errors.js';
 import { createLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
+import type { ReplicaRouter } from './replicas.js';
 
 /** Snapshot transactions holding a pooled connection right now (a pool-use gauge). */
 export const snapshotsInFlight = { count: 0 };
@@ -38,6 +39,8 @@ export interface SnapshotOptions {
    * the snapshot. Unset, `false` or `[]`: the production path.
    */
   unsafeReadOutsideTransaction?: boolean | ReadonlyArray<Reader>;
+  /** READ_REPLICA_URLS: run each snapshot on a hot standby within the lag budget (reads/replicas.ts). Unset: the primary, as before. */
+  replicas?: ReplicaRouter;
 }
 
 export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Plugin<Context> {
@@ -45,6 +48,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
   const unsafe = opts.unsafeReadOutsideTransaction;
   const allOutside = unsafe === true;
   const outside: OutsideReaders | undefined = Array.isArray(unsafe) && unsafe.length ? { sql, names: unsafe } : undefined;
+  const replicas = opts.replicas;
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       const op = getOperationAST(args.document, args.operationName);
@@ -52,6 +56,18 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
       const ctx = args.contextValue as Context;
       if (allOutside) {
         ctx.loaders = createLoaders(sql);
+        return;
+      }
+      if (replicas) {
+        setExecuteFn((execArgs) =>
+          replicas.run((db, route) => {
+            const c = execArgs.contextValue as Context;
+            c.route = route;
+            return inSnapshot(db, async (tx) => {
+              c.loaders = createLoaders(tx, outside);
+              return executeFn(execArgs);
+            });
+          }) as ReturnType<typeof executeFn>);
         return;
       }
       setExecuteFn((execArgs) =>

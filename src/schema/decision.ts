@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { builder } from '../builder.js';
 import { parseInput } from '../errors.js';
+import { lagBoundMs, type SnapshotSource as Source } from '../reads/replicas.js';
 import { loadersOf } from '../reads/snapshot.js';
 import { CandidateContext, toCandidate } from './candidate.js';
 import { id, MAX_CANDIDATES } from './inputs.js';
@@ -9,13 +10,25 @@ import { UserContext } from './user.js';
 
 interface DecisionShape { userId: string; sessionId: string | null; candidates: string[]; region: string | null }
 
-const Snapshot = builder.objectRef<{ id: string; readAt: string; cursor: string }>('Snapshot').implement({
+const SnapshotSource = builder.enumType('SnapshotSource', {
+  description: 'The server a snapshot was read on.',
+  values: {
+    PRIMARY: { description: 'The primary: as fresh as the database is.' },
+    REPLICA: { description: 'A hot standby within MAX_REPLICA_LAG_MS of the primary (see `lagMs`).' },
+  } as const,
+});
+
+const Snapshot = builder.objectRef<{ id: string; readAt: string; cursor: string; source: Source; lagMs: number }>('Snapshot').implement({
   description: 'The one Postgres snapshot every number in this decision was read from.',
   fields: (t) => ({
     id: t.exposeString('id', { description: 'pg_current_snapshot() of the read transaction.' }),
     readAt: t.expose('readAt', { type: 'DateTime', description: 'The transaction\'s now(); all windows end here.' }),
     cursor: t.exposeString('cursor', {
       description: 'The newest change this snapshot sees: subscribe with `after: cursor` to continue from this exact state.',
+    }),
+    source: t.field({ type: SnapshotSource, resolve: (s) => s.source, description: 'Where this snapshot was read.' }),
+    lagMs: t.exposeInt('lagMs', {
+      description: 'An upper bound, in ms, on how far behind the primary this snapshot may be (commits it may miss are at most this old); 0 on the primary.',
     }),
   }),
 });
@@ -31,7 +44,8 @@ const DecisionContext = builder.objectRef<DecisionShape>('DecisionContext').impl
       type: Snapshot,
       resolve: async (d, _, ctx) => {
         const f = await facts(d, ctx);
-        return { id: f.snapshotId, readAt: f.readAt, cursor: f.changeCursor };
+        // Measured after the snapshot's first statement returned, so the bound covers the instant it was taken.
+        return { id: f.snapshotId, readAt: f.readAt, cursor: f.changeCursor, source: ctx.route?.source ?? 'PRIMARY', lagMs: lagBoundMs(ctx.route) };
       },
     }),
     user: t.field({ type: UserContext, resolve: async (d, _, ctx) => ({ id: d.userId, facts: await facts(d, ctx) }) }),
@@ -72,9 +86,9 @@ builder.queryField('decisionContext', (t) => t.field({
     region: t.arg.string(),
   },
   resolve: (_, raw) => parseInput(argsSchema, {
-    userId: String(raw.userId),
-    sessionId: raw.sessionId == null ? null : String(raw.sessionId),
-    candidates: raw.candidates.map(String),
+    userId: raw.userId,
+    sessionId: raw.sessionId ?? null,
+    candidates: raw.candidates,
     region: raw.region ?? null,
   }, ''),
 }));

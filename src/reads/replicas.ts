@@ -1,0 +1,195 @@
+// Read replicas: each query operation's one snapshot transaction runs on one hot
+// standby, chosen by load (snapshots in flight) among those whose lag is within
+// MAX_REPLICA_LAG_MS, else on the primary. Lag is tracked in the background (a
+// timer, never a query per decision), as an UPPER BOUND:
+//
+//   Every check samples the primary's pg_current_wal_lsn() at time t, then each
+//   replica's pg_last_wal_replay_lsn(). A replica whose replay position has
+//   reached a sample taken at t contains every commit made before t, so a
+//   snapshot taken on it at time T misses at most the commits of (t, T]:
+//   its staleness is ≤ T − t ("caughtUpAt" = the newest such t).
+//
+// When replay stops (paused, a conflict wait, a dead primary link) caughtUpAt
+// stops moving and the bound grows with the clock, so routing leaves the replica
+// the moment the bound passes the budget — no check needs to run for that.
+// A replica that is down, or cancels a read (recovery conflict, 40001), costs one
+// retry on another replica or the primary, never a failed decision.
+import postgres from 'postgres';
+import type { Config } from '../config.js';
+import { createSql, type Sql } from '../db/client.js';
+import { isUnavailable } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { redactSecrets } from '../logger.js';
+
+export type SnapshotSource = 'PRIMARY' | 'REPLICA';
+
+/** Where a snapshot is read: the source and, on a replica, the instant (performance.now()) it had surely caught up to. */
+export interface Route { source: SnapshotSource; caughtUpAt: number }
+
+export const PRIMARY_ROUTE: Route = { source: 'PRIMARY', caughtUpAt: Number.POSITIVE_INFINITY };
+
+/** Upper bound, in ms, on how far behind the primary a snapshot read now on this route may be. */
+export const lagBoundMs = (route: Route | undefined): number =>
+  !route || route.source === 'PRIMARY' ? 0 : Math.max(0, Math.ceil(performance.now() - route.caughtUpAt));
+
+/** Process-wide figures for /metrics (plugins/metrics.ts reads them; no query per scrape). */
+export const replicaStats = { retries: 0, routers: new Set<ReplicaRouter>() };
+
+export interface Replica {
+  name: string;
+  sql: Sql;
+  /** Snapshots running on it now (the load it is picked by). */
+  inFlight: number;
+  /** Its last check (or read) reached it; false after a connection failure until a check succeeds. */
+  up: boolean;
+  caughtUpAt: number;
+  replayLsn: bigint;
+  /** now() − pg_last_xact_replay_timestamp() at the last check, when it was behind the primary (for logs/metrics). */
+  replayAgeMs: number | undefined;
+  monitor: Sql;
+}
+
+export interface ReplicaOptions {
+  maxLagMs: number;
+  checkMs: number;
+  sqlConfig: Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'> & Partial<Pick<Config, 'poolQueueMax'>>;
+  logger?: Logger;
+}
+
+const lsn = (text: string | null | undefined): bigint => {
+  if (!text) return -1n;
+  const [hi, lo] = text.split('/');
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+};
+
+/** A read a replica could not serve and another server can: down, or a recovery conflict (40001) / deadlock. */
+export function isRetryable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; originalError?: unknown } | undefined, i = 0; e && i < 5; e = e.originalError as typeof e, i++) {
+    if (isUnavailable(e) || e.code === '40001' || e.code === '40P01') return true;
+  }
+  return false;
+}
+
+const failedResult = (result: unknown): unknown => {
+  const errs = (result as { errors?: { originalError?: unknown }[] } | null)?.errors;
+  return errs?.find((e) => isRetryable(e.originalError))?.originalError;
+};
+
+export class ReplicaRouter {
+  readonly replicas: Replica[];
+  /** Lag budget minus the margin between routing and the answer (see pick). */
+  private readonly admitAgeMs: number;
+  private samples: { lsn: bigint; at: number }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+
+  constructor(private readonly primary: Sql, urls: string[], private readonly opts: ReplicaOptions) {
+    this.replicas = urls.map((url) => ({
+      name: redactSecrets(url),
+      sql: createSql(url, opts.sqlConfig),
+      // Its own connection: a check never queues behind decisions (which would make a busy replica look stale).
+      monitor: postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 1, idle_timeout: 0, backoff: () => 0.2,
+        connection: { statement_timeout: Math.max(opts.checkMs * 5, 500), application_name: 'decision-gateway-lag' } }),
+      inFlight: 0, up: false, caughtUpAt: Number.NEGATIVE_INFINITY, replayLsn: -1n, replayAgeMs: undefined,
+    }));
+    // A decision is answered a few ms after it is routed; keep that margin so the lagMs it reports stays within the budget.
+    this.admitAgeMs = opts.maxLagMs - Math.min(50, opts.maxLagMs / 5);
+  }
+
+  get maxLagMs(): number { return this.opts.maxLagMs; }
+
+  /** First check done (replicas that answered are usable at once), then every checkMs. */
+  async start(): Promise<void> {
+    replicaStats.routers.add(this);
+    await this.check();
+    this.timer = setInterval(() => { this.checking ??= this.check().finally(() => { this.checking = undefined; }); }, this.opts.checkMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    replicaStats.routers.delete(this);
+    await this.checking;
+    await Promise.all(this.replicas.flatMap((r) => [r.sql.end({ timeout: 5 }), r.monitor.end({ timeout: 1 })]));
+  }
+
+  /** Current lag bound of a replica, ms (Infinity when it never caught up). */
+  lagOf(r: Replica): number { return performance.now() - r.caughtUpAt; }
+
+  private async check(): Promise<void> {
+    const at = performance.now();
+    try {
+      const [row] = await this.primary<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
+      this.samples.push({ lsn: lsn(row!.lsn), at });
+      // Samples older than the budget can no longer make a replica eligible.
+      const keepAfter = at - this.opts.maxLagMs * 2;
+      while (this.samples.length > 2 && this.samples[0]!.at < keepAfter) this.samples.shift();
+    } catch (err) {
+      this.opts.logger?.debug({ err }, 'replica lag check: primary unreachable');
+    }
+    await Promise.all(this.replicas.map(async (r) => {
+      try {
+        const [row] = await r.monitor<{ lsn: string | null; age: number | null }[]>`
+          select pg_last_wal_replay_lsn()::text as lsn,
+                 (extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000)::float8 as age`;
+        const replayed = lsn(row!.lsn);
+        r.replayLsn = replayed;
+        for (let i = this.samples.length - 1; i >= 0; i--) {
+          const s = this.samples[i]!;
+          if (s.lsn <= replayed) { if (s.at > r.caughtUpAt) r.caughtUpAt = s.at; break; }
+        }
+        const newest = this.samples.at(-1);
+        r.replayAgeMs = newest && replayed < newest.lsn && row!.age !== null ? Number(row!.age) : undefined;
+        if (!r.up) this.opts.logger?.info({ replica: r.name }, 'read replica reachable');
+        r.up = true;
+      } catch (err) {
+        if (r.up) this.opts.logger?.warn({ replica: r.name, err }, 'read replica unreachable: decisions go elsewhere');
+        r.up = false;
+      }
+    }));
+  }
+
+  /** The least-loaded replica within the lag budget (ties: the fresher), or undefined: the primary. */
+  pick(exclude?: Replica): Replica | undefined {
+    const now = performance.now();
+    let best: Replica | undefined;
+    for (const r of this.replicas) {
+      if (r === exclude || !r.up || now - r.caughtUpAt > this.admitAgeMs) continue;
+      if (!best || r.inFlight < best.inFlight || (r.inFlight === best.inFlight && r.caughtUpAt > best.caughtUpAt)) best = r;
+    }
+    return best;
+  }
+
+  /**
+   * Runs one read (a snapshot transaction) on a replica, or on the primary when
+   * none qualifies. A replica that is down or cancels the read with a retryable
+   * error — thrown, or inside the GraphQL result — gets one retry elsewhere.
+   */
+  async run<T>(read: (sql: Sql, route: Route) => Promise<T>): Promise<T> {
+    const first = this.pick();
+    if (!first) return read(this.primary, PRIMARY_ROUTE);
+    let failure: unknown;
+    first.inFlight++;
+    try {
+      const result = await read(first.sql, { source: 'REPLICA', caughtUpAt: first.caughtUpAt });
+      failure = failedResult(result);
+      if (!failure) return result;
+    } catch (err) {
+      if (!isRetryable(err)) throw err;
+      failure = err;
+    } finally {
+      first.inFlight--;
+    }
+    // Down: skip it until a check reaches it again. A recovery conflict leaves it usable.
+    if (isUnavailable(failure)) first.up = false;
+    replicaStats.retries++;
+    const second = this.pick(first);
+    if (!second) return read(this.primary, PRIMARY_ROUTE);
+    second.inFlight++;
+    try {
+      return await read(second.sql, { source: 'REPLICA', caughtUpAt: second.caughtUpAt });
+    } finally {
+      second.inFlight--;
+    }
+  }
+}

@@ -1,0 +1,207 @@
+// Read replicas against a real streaming hot standby. These tests start their
+// OWN embedded PostgreSQL 18 primary and a standby of it (src/db/standby.ts),
+// whatever DATABASE_URL says (CI's second pass points it at a PostgreSQL 15
+// without replication configured), and remove both at the end.
+import fs from 'node:fs';
+import path from 'node:path';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../src/app.js';
+import { createSql, type Sql } from '../src/db/client.js';
+import { startEmbedded, type EmbeddedServer } from '../src/db/embedded.js';
+import { migrate } from '../src/db/migrate.js';
+import { startStandby, type Standby } from '../src/db/standby.js';
+import { createLogger } from '../src/logger.js';
+import { ReplicaRouter, replicaStats } from '../src/reads/replicas.js';
+import { freePort, withDatabase } from './global-setup.js';
+import { items, ok, RECORD, uid, UPSERT, type GqlResponse } from './helpers.js';
+
+const MAX_LAG_MS = 400;
+const CHECK_MS = 100;
+const INITIAL = 100_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let base: string;
+let primary: EmbeddedServer;
+let standby: Standby;
+let sql: Sql;
+let router: ReplicaRouter;
+let app: App;
+let plain: App;
+let admin: postgres.Sql;
+let primaryDb: string;
+
+async function gql<T = any>(a: App, query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>> {
+  const res = await a.fetch('http://test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { ...((await res.json()) as GqlResponse<T>), status: res.status };
+}
+
+const p = uid('repl');
+const skus = Array.from({ length: 6 }, (_, i) => `${p}-${i}`);
+const Q = `query($c: [ID!]!) { decisionContext(userId: "u", candidates: $c) {
+  snapshot { id cursor source lagMs } candidates { sku inventory { available } velocity { salesLast5m } } } }`;
+type Decision = { snapshot: { id: string; cursor: string; source: 'PRIMARY' | 'REPLICA'; lagMs: number };
+  candidates: { sku: string; inventory: { available: number }; velocity: { salesLast5m: number } }[] };
+const decide = async (a: App = app): Promise<Decision> => ok(await gql(a, Q, { c: skus })).decisionContext;
+
+async function waitFor(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+beforeAll(async () => {
+  base = path.resolve('.data', `replica-test-${process.pid}-${Date.now()}`);
+  primary = await startEmbedded({ dataDir: path.join(base, 'primary'), port: await freePort() });
+  admin = postgres(primary.url, { max: 1, onnotice: () => {} });
+  await admin.unsafe('create database gw_replica');
+  primaryDb = withDatabase(primary.url, 'gw_replica');
+  await migrate(primaryDb);
+  standby = await startStandby(primary, { dataDir: path.join(base, 'standby'), port: await freePort() });
+  sql = createSql(primaryDb, { poolMax: 8, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 });
+  router = new ReplicaRouter(sql, [withDatabase(standby.url, 'gw_replica')], {
+    maxLagMs: MAX_LAG_MS, checkMs: CHECK_MS, sqlConfig: { poolMax: 8, connectTimeoutSeconds: 1, statementTimeoutMs: 5000 },
+  });
+  await router.start();
+  app = createApp({ sql, logger: createLogger('silent'), replicas: router });
+  plain = createApp({ sql, logger: createLogger('silent') });
+  ok(await gql(plain, UPSERT, { items: items(p, Object.fromEntries(skus.map((s) => [s.slice(p.length + 1), { available: INITIAL }]))) }));
+}, 120_000);
+
+afterAll(async () => {
+  await router?.stop();
+  await sql?.end({ timeout: 5 });
+  await admin?.end();
+  await standby?.remove().catch(() => {});
+  await primary?.stop();
+  if (base) fs.rmSync(base, { recursive: true, force: true });
+}, 60_000);
+
+const buy = (sku: string, quantity = 1) =>
+  gql(app, RECORD, { events: [{ kind: 'PURCHASE', userId: `${p}-buyer`, sku, quantity }] }).then(ok);
+
+describe('read replicas', () => {
+  it('without replicas a decision reads the primary: source PRIMARY, lagMs 0', async () => {
+    const d = await decide(plain);
+    expect(d.snapshot).toMatchObject({ source: 'PRIMARY', lagMs: 0 });
+  });
+
+  it('routes decisions to the standby (REPLICA, lagMs within the bound), writes to the primary; the cursor resumes on the primary', async () => {
+    await waitFor('the standby to be eligible', async () => (await decide()).snapshot.source === 'REPLICA');
+    await buy(skus[0]!, 3); // a mutation through the replica-enabled app: the primary
+    let d!: Decision;
+    await waitFor('the write to be replayed', async () => {
+      d = await decide();
+      return d.candidates[0]!.inventory.available === INITIAL - 3;
+    });
+    expect(d.snapshot.source).toBe('REPLICA');
+    expect(d.snapshot.lagMs).toBeGreaterThanOrEqual(0);
+    expect(d.snapshot.lagMs).toBeLessThanOrEqual(MAX_LAG_MS);
+    const [head] = await sql<{ head: string }[]>`select coalesce(max(seq), 0)::text as head from change_log`;
+    expect(Number(d.snapshot.cursor)).toBeLessThanOrEqual(Number(head!.head));
+    expect(Number(d.snapshot.cursor)).toBeGreaterThan(0);
+    const sources = await Promise.all(Array.from({ length: 20 }, () => decide().then((x) => x.snapshot.source)));
+    expect(sources.filter((s) => s === 'REPLICA').length).toBeGreaterThanOrEqual(18);
+  });
+
+  it('consistency on the standby: available + salesLast5m = initial per SKU under a concurrent purchase stream', async () => {
+    let done = false;
+    let purchases = 0;
+    const buyers = [0, 1].map(async (w) => {
+      for (let i = 0; !done; i++) { await buy(skus[(w * 3 + i) % skus.length]!, 1 + (i % 3)); purchases++; }
+    });
+    const tears: string[] = [];
+    let replicaReads = 0;
+    let reads = 0;
+    const readers = [0, 1, 2].map(async () => {
+      while (!done) {
+        const d = await decide();
+        reads++;
+        if (d.snapshot.source === 'REPLICA') replicaReads++;
+        for (const c of d.candidates) {
+          if (c.inventory.available + c.velocity.salesLast5m !== INITIAL) tears.push(`${c.sku} ${c.inventory.available}+${c.velocity.salesLast5m}`);
+        }
+      }
+    });
+    await sleep(3000);
+    done = true;
+    await Promise.all([...buyers, ...readers]);
+    console.log(`replica consistency: ${reads} decisions (${replicaReads} on the standby), ${purchases} purchases on the primary`);
+    expect(tears).toEqual([]);
+    expect(purchases).toBeGreaterThan(20);
+    expect(replicaReads).toBeGreaterThan(reads / 2);
+  });
+
+  it('replay paused: decisions leave the standby once its lag bound passes the budget; no answer reports lagMs above it', async () => {
+    await waitFor('the standby to be eligible', async () => (await decide()).snapshot.source === 'REPLICA');
+    const ctl = postgres(standby.url, { max: 1, onnotice: () => {} });
+    let done = false;
+    const answers: { t: number; source: string; lagMs: number }[] = [];
+    try {
+      await ctl`select pg_wal_replay_pause()`;
+      const pausedAt = performance.now();
+      const writer = (async () => { for (let i = 0; !done; i++) { await buy(skus[i % skus.length]!); await sleep(10); } })();
+      const readers = [0, 1].map(async () => {
+        while (!done) {
+          const d = await decide();
+          answers.push({ t: performance.now() - pausedAt, source: d.snapshot.source, lagMs: d.snapshot.lagMs });
+        }
+      });
+      await sleep(MAX_LAG_MS + 1500);
+      done = true;
+      await Promise.all([writer, ...readers]);
+      const lastReplica = Math.max(0, ...answers.filter((a) => a.source === 'REPLICA').map((a) => a.t));
+      const maxLag = Math.max(...answers.map((a) => a.lagMs));
+      console.log(`replay paused: last REPLICA answer ${lastReplica.toFixed(0)} ms after the pause, max lagMs ${maxLag}, ${answers.length} answers`);
+      expect(maxLag).toBeLessThanOrEqual(MAX_LAG_MS);
+      // The bound starts from the last position sampled before the pause: it crosses the budget within MAX_LAG_MS + one check.
+      expect(lastReplica).toBeLessThanOrEqual(MAX_LAG_MS + CHECK_MS);
+      const late = answers.filter((a) => a.t > MAX_LAG_MS + CHECK_MS);
+      expect(late.length).toBeGreaterThan(10);
+      expect(late.every((a) => a.source === 'PRIMARY' && a.lagMs === 0)).toBe(true);
+    } finally {
+      done = true;
+      await ctl`select pg_wal_replay_resume()`;
+      await ctl.end();
+    }
+    await waitFor('the standby to catch up and serve again', async () => (await decide()).snapshot.source === 'REPLICA');
+  });
+
+  it('standby killed under load: zero failed decisions, reads fall back to the primary, then return when it is back', async () => {
+    await waitFor('the standby to be eligible', async () => (await decide()).snapshot.source === 'REPLICA');
+    const retriesBefore = replicaStats.retries;
+    let done = false;
+    let killedAt = Infinity;
+    const failures: string[] = [];
+    const answers: { t: number; source: string }[] = [];
+    const loops = [0, 1, 2, 3].map(async () => {
+      while (!done) {
+        const res = await gql(app, Q, { c: skus });
+        if (res.errors?.length || !res.data) failures.push(JSON.stringify(res.errors));
+        else answers.push({ t: performance.now(), source: res.data.decisionContext.snapshot.source });
+      }
+    });
+    await sleep(500);
+    killedAt = performance.now();
+    await standby.kill();
+    await sleep(1500);
+    done = true;
+    await Promise.all(loops);
+    const before = answers.filter((a) => a.t < killedAt);
+    const after = answers.filter((a) => a.t > killedAt + 500);
+    console.log(`standby killed: ${answers.length} decisions, ${failures.length} failed, ${replicaStats.retries - retriesBefore} retried`);
+    expect(failures).toEqual([]);
+    expect(before.some((a) => a.source === 'REPLICA')).toBe(true);
+    expect(after.length).toBeGreaterThan(10);
+    expect(after.every((a) => a.source === 'PRIMARY')).toBe(true);
+
+    await standby.restart();
+    await waitFor('the restarted standby to serve again', async () => (await decide()).snapshot.source === 'REPLICA', 20_000);
+  });
+});
