@@ -17,6 +17,7 @@ import { limitPlugins } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
 import { useReadiness } from './plugins/readiness.js';
 import { useWorkBudget, type WorkBudget } from './plugins/work-budget.js';
+import { useOneWritePerOperation } from './plugins/one-write.js';
 import { useSnapshotTransaction, type SnapshotOptions } from './reads/snapshot.js';
 import { schema } from './schema/index.js';
 
@@ -70,11 +71,14 @@ export function createApp(opts: AppOptions): App {
       ...(opts.keys ? [useAuth(opts.keys, principals)] : []),
       useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken }),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
-      useWorkBudget(opts.workBudget ?? { perRequest: 2000, perKeyInFlight: 20_000 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
       // (Its compiled subscribe drops literal arguments; schema/subscriptions.ts reads them from the document.)
+      useOneWritePerOperation(),
       useGraphQlJit(),
       useSnapshotTransaction(sql, opts),
+      // After the snapshot plugin: its execute wrapper is then the outermost, so the budget is given back
+      // even when the transaction cannot open.
+      useWorkBudget(opts.workBudget ?? { perRequest: 2000, perKeyInFlight: 20_000 }),
       useInputErrorCodes(),
       useReadiness(sql, opts.hub),
     ],

@@ -66,9 +66,10 @@ describe('merchandiser', () => {
     const before = await gw.sql`select (select count(*) from events)::int as e, (select available from inventory where sku = 'roles-a') as a,
       (select count(*) from policy_flags where scope = 'USER')::int as u`;
     for (const refused of [RECORD, SET, HOLD('USER', 'someone')]) expect(code(await postAs(gw.url, as(merch), refused))).toBe('FORBIDDEN');
-    // In one document with an allowed mutation, the refused field is still refused.
+    // An allowed write next to a refused one in one document: refused whole, nothing written.
     const mixed = await postAs(gw.url, as(merch), `mutation { a: setPolicyFlag(scope: SKU, target: "roles-b", kind: RISK_GATE, active: true) { active } b: setInventory(sku: "roles-a", available: 9) { available } }`);
-    expect(mixed.body.errors.map((e: any) => e.extensions.code)).toEqual(['FORBIDDEN']);
+    expect(mixed.body.errors.map((e: any) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
+    expect(await gw.sql`select 1 from policy_flags where target = 'roles-b'`).toHaveLength(0);
     const after = await gw.sql`select (select count(*) from events)::int as e, (select available from inventory where sku = 'roles-a') as a,
       (select count(*) from policy_flags where scope = 'USER')::int as u`;
     expect(after).toEqual(before);

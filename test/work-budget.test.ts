@@ -58,6 +58,13 @@ describe('per HTTP request', () => {
     expect(batch[2].errors[0].extensions.code).toBe('LIMIT_EXCEEDED');
   });
 
+  it('counts a variable left to its default value', async () => {
+    const query = `query($c: [ID!] = ${JSON.stringify(ids(1000))}) { ${[0, 1, 2].map((i) => `d${i}: decisionContext(userId: "u", candidates: $c) { candidates { sku } }`).join(' ')} }`;
+    const res = await post({ query });
+    expect(res.body.errors[0].extensions.code).toBe('LIMIT_EXCEEDED');
+    expect(res.body.errors[0].message).toMatch(/3000 candidate evaluations/);
+  });
+
   it('applies to one graphql-ws message too', async () => {
     const client = wsClient(gw.wsUrl);
     const result = await new Promise<any>((resolve) => {
@@ -113,3 +120,29 @@ describe('per key in flight', () => {
 });
 
 
+
+describe('the per-key budget after failed executions', () => {
+  it('is given back when the transaction cannot open (OVERLOADED at the pool), so an idle key is never refused', async () => {
+    const db = await ownDatabase();
+    const sql = createSql(db.url, { poolMax: 1, poolQueueMax: 0, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
+    const gw = await startGateway(sql, {
+      port: 0, host: '127.0.0.1', liveBufferLimit: 100, livePollMs: 1000, changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0,
+      production: false, maxInFlight: 256, poolMax: 1, graphiql: false, introspection: true, maxBatch: 10,
+      authRequired: false, wsMaxPayloadBytes: 1 << 20, wsMaxSubscriptions: 100, wsMaxSocketsPerKey: 50,
+      maxRequestCandidates: 2000, maxKeyCandidatesInFlight: 100,
+    }, createLogger('silent'));
+    const url = `http://127.0.0.1:${gw.port}/graphql`;
+    const held = await sql.reserve();
+    const first = postAs(url, {}, aliased(1, 30)); // admitted, waits for the held connection
+    await sleep(100);
+    const shed = await Promise.all([postAs(url, {}, aliased(1, 30)), postAs(url, {}, aliased(1, 30))]);
+    for (const r of shed) expect(r.body.errors[0].extensions.code).toBe('OVERLOADED');
+    held.release();
+    expect((await first).body.errors).toBeUndefined();
+    // Nothing is in flight now: the whole budget is free again.
+    expect((await postAs(url, {}, aliased(1, 95))).body.errors).toBeUndefined();
+    await gw.close();
+    await sql.end({ timeout: 5 });
+    await db.drop();
+  });
+});

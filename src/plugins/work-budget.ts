@@ -3,10 +3,11 @@
 // per-query limits (graphql-armor) see one document at a time, so the budget
 // is counted here: per HTTP request (all operations of a batch, all aliases)
 // and per key across its requests in flight. Refusals say what to lower.
-import { getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode, type ValueNode } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode, type ValueNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
 import { DomainError } from '../errors.js';
+import { rootFields } from './root-fields.js';
 
 export interface WorkBudget {
   /** Candidate evaluations one HTTP request (or graphql-ws message) may ask for. */
@@ -17,12 +18,14 @@ export interface WorkBudget {
 
 const COSTED_FIELD = 'decisionContext';
 
-function listLength(value: ValueNode | undefined, variables: Record<string, unknown> | null | undefined): number {
+/** A list argument's length: a literal, a variable's value, or (when the variable was not sent) its default. */
+function listLength(value: ValueNode | undefined, op: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined): number {
   if (!value) return 0;
   if (value.kind === Kind.LIST) return value.values.length;
   if (value.kind === Kind.VARIABLE) {
-    const v = variables?.[value.name.value];
-    return Array.isArray(v) ? v.length : 0;
+    const name = value.name.value;
+    if (variables && name in variables) return Array.isArray(variables[name]) ? (variables[name] as unknown[]).length : 0;
+    return listLength(op.variableDefinitions?.find((d) => d.variable.name.value === name)?.defaultValue, op, null);
   }
   return 0;
 }
@@ -31,27 +34,11 @@ function listLength(value: ValueNode | undefined, variables: Record<string, unkn
 export function candidateCost(document: DocumentNode, operationName: string | null | undefined, variables?: Record<string, unknown> | null): number {
   const op = getOperationAST(document, operationName);
   if (!op || op.operation !== 'query') return 0;
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const seen = new Set<string>();
-  const walk = (set: SelectionSetNode): number => {
-    let cost = 0;
-    for (const s of set.selections) {
-      if (s.kind === Kind.FIELD) {
-        if (s.name.value === COSTED_FIELD) cost += listLength(s.arguments?.find((a) => a.name.value === 'candidates')?.value, variables);
-      } else if (s.kind === Kind.INLINE_FRAGMENT) {
-        cost += walk(s.selectionSet);
-      } else {
-        const f = fragments.get(s.name.value);
-        if (f && !seen.has(f.name.value)) {
-          seen.add(f.name.value); // graphql validation rejects cycles; this keeps a malformed one from looping
-          cost += walk(f.selectionSet);
-        }
-      }
-    }
-    return cost;
-  };
-  return walk(op.selectionSet);
+  let cost = 0;
+  for (const f of rootFields(document, op)) {
+    if (f.name.value === COSTED_FIELD) cost += listLength(f.arguments?.find((a) => a.name.value === 'candidates')?.value, op, variables);
+  }
+  return cost;
 }
 
 const refuse = (message: string, extra: Record<string, unknown>) => new DomainError('LIMIT_EXCEEDED', message, extra);
@@ -60,7 +47,7 @@ export function useWorkBudget(budget: WorkBudget): Plugin {
   const perRequest = new WeakMap<object, number>();
   const perKey = new Map<string, number>();
   return {
-    onExecute({ args, setResultAndStopExecution }) {
+    onExecute({ args, executeFn, setExecuteFn, setResultAndStopExecution }) {
       const cost = candidateCost(args.document, args.operationName, args.variableValues);
       if (cost === 0) return;
       const ctx = args.contextValue as unknown as Context & { request?: Request };
@@ -85,12 +72,23 @@ export function useWorkBudget(budget: WorkBudget): Plugin {
         return;
       }
       perKey.set(key, inFlight);
-      return {
-        onExecuteDone() {
-          const left = (perKey.get(key) ?? cost) - cost;
-          if (left > 0) perKey.set(key, left); else perKey.delete(key);
-        },
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        const left = (perKey.get(key) ?? cost) - cost;
+        if (left > 0) perKey.set(key, left); else perKey.delete(key);
       };
+      // envelop skips onExecuteDone when execution throws (OVERLOADED at the pool, UNAVAILABLE): give
+      // the budget back in a finally around the whole execution, snapshot transaction included.
+      setExecuteFn(async (a) => {
+        try {
+          return await executeFn(a);
+        } finally {
+          release();
+        }
+      });
+      return { onExecuteDone: release };
     },
   };
 }
