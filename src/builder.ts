@@ -12,6 +12,8 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
   AuthScopes: { read: boolean; write: boolean; subscribe: boolean; flag: boolean };
   Scalars: {
+    // graphql-js and graphql-jit both coerce ID input (a string or an integer) to a string.
+    ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date | string };
   };
 }>({

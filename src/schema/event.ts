@@ -62,9 +62,9 @@ builder.mutationField('recordEvents', (t) => t.field({
     if (args.events.length > MAX_EVENTS) throw badInput(`events: at most ${MAX_EVENTS} per call`, 'events');
     const events = args.events.map((e, i) => parseInput(eventSchema, {
       kind: e.kind,
-      userId: String(e.userId),
-      sessionId: e.sessionId == null ? null : String(e.sessionId),
-      sku: e.sku == null ? null : String(e.sku),
+      userId: e.userId,
+      sessionId: e.sessionId ?? null,
+      sku: e.sku ?? null,
       quantity: e.quantity ?? 1,
     }, `events.${i}`));
     return recordEvents(ctx.sql, events);

@@ -37,7 +37,7 @@ builder.mutationField('setInventory', (t) => t.field({
     reserved: t.arg.int({ description: 'Units held; never above available.' }),
   },
   resolve: async (_, raw, ctx) => {
-    const a = parseInput(args, { sku: String(raw.sku), available: raw.available, reserved: raw.reserved ?? null }, '');
+    const a = parseInput(args, { sku: raw.sku, available: raw.available, reserved: raw.reserved ?? null }, '');
     return setInventory(ctx.sql, a.sku, a.available, a.reserved);
   },
 }));

@@ -46,7 +46,7 @@ builder.mutationField('upsertItems', (t) => t.field({
   args: { items: t.arg({ type: [ItemInput], required: true }) },
   resolve: async (_, args, ctx) => {
     if (args.items.length > MAX_ITEMS) throw badInput(`items: at most ${MAX_ITEMS} per call`, 'items');
-    const items = args.items.map((it, i) => parseInput(itemSchema, { ...it, sku: String(it.sku) }, `items.${i}`));
+    const items = args.items.map((it, i) => parseInput(itemSchema, it, `items.${i}`));
     const seen = new Set<string>();
     for (const it of items) {
       if (seen.has(it.sku)) throw badInput(`items: SKU "${it.sku}" appears more than once`, 'items');

@@ -39,7 +39,7 @@ builder.mutationField('setPolicyFlag', (t) => t.field({
     if (args.scope === 'USER' && !may(ctx.principal, 'write')) {
       throw new DomainError('FORBIDDEN', 'USER-scope flags need a writer or admin key', { field: 'scope' });
     }
-    const target = parseInput(id, String(args.target), 'target');
+    const target = parseInput(id, args.target, 'target');
     const reason = parseInput(text(1000).nullable(), args.reason ?? null, 'reason');
     return (await setPolicyFlag(ctx.sql, args.scope, target, args.kind, args.active, reason)).flag;
   },

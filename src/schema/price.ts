@@ -33,7 +33,7 @@ builder.mutationField('setPrice', (t) => t.field({
     currency: t.arg.string({ required: true }),
   },
   resolve: async (_, raw, ctx) => {
-    const a = parseInput(args, { ...raw, sku: String(raw.sku) }, '');
+    const a = parseInput(args, raw, '');
     return setPrice(ctx.sql, a.sku, a.amountMinor, a.currency);
   },
 }));
