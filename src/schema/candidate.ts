@@ -1,15 +1,15 @@
 import { builder } from '../builder.js';
 import type { ItemRow } from '../reads/catalog.js';
-import type { Facts, FlagRow, FulfillmentRow, StateRow, Velocity as VelocityShape } from '../reads/decision-sql.js';
-import { reasonsFor, type IneligibleReason as Reason } from '../reads/rules.js';
+import type { Facts, FlagRow, FulfillmentRow, StateRow, Velocity } from '../reads/decision-sql.js';
+import { reasonsFor, type IneligibleReason } from '../reads/rules.js';
 import { Fulfillment } from './fulfillment.js';
 import { Inventory, type InventoryShape } from './inventory.js';
 import { Item } from './item.js';
 import { PolicyFlag } from './policy.js';
 import { Price, type PriceShape } from './price.js';
-import { NO_VELOCITY, Velocity } from './velocity.js';
+import { NO_VELOCITY, VelocityRef } from './velocity.js';
 
-export const IneligibleReason = builder.enumType('IneligibleReason', {
+export const IneligibleReasonRef = builder.enumType('IneligibleReason', {
   values: ['UNKNOWN_ITEM', 'OUT_OF_STOCK', 'QUALITY_HOLD', 'RISK_GATE', 'USER_FRAUD', 'NO_DELIVERY'] as const,
 });
 
@@ -18,11 +18,11 @@ export interface CandidateShape {
   sku: string;
   item: ItemRow | null;
   inventory: InventoryShape | null;
-  velocity: VelocityShape;
+  velocity: Velocity;
   price: PriceShape | null;
   policy: FlagRow[];
   fulfillment: FulfillmentRow | null;
-  reasons: Reason[];
+  reasons: IneligibleReason[];
 }
 
 export function toCandidate(s: StateRow, facts: Facts, regionAsked: boolean): CandidateShape {
@@ -47,11 +47,11 @@ export const CandidateContext = builder.objectRef<CandidateShape>('CandidateCont
     sku: t.exposeID('sku'),
     item: t.expose('item', { type: Item, nullable: true }),
     inventory: t.expose('inventory', { type: Inventory, nullable: true }),
-    velocity: t.expose('velocity', { type: Velocity }),
+    velocity: t.expose('velocity', { type: VelocityRef }),
     price: t.expose('price', { type: Price, nullable: true }),
     policy: t.expose('policy', { type: [PolicyFlag], description: 'Active flags on the SKU or its category.' }),
     fulfillment: t.expose('fulfillment', { type: Fulfillment, nullable: true }),
     eligible: t.boolean({ resolve: (c) => c.reasons.length === 0 }),
-    reasons: t.expose('reasons', { type: [IneligibleReason] }),
+    reasons: t.expose('reasons', { type: [IneligibleReasonRef] }),
   }),
 });

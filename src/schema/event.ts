@@ -6,14 +6,15 @@ import type { EventListKey, EventRow } from '../reads/decision-sql.js';
 import { eventList } from '../reads/loaders.js';
 import { loadersOf } from '../reads/snapshot.js';
 import { recordEvents } from '../writes/events.js';
+import type { StockLevel } from '../writes/items.js';
 import { id, limit as limitSchema, MAX_EVENT_QUANTITY, MAX_EVENTS } from './inputs.js';
-import { StockLevel } from './inventory.js';
+import { StockLevelRef } from './inventory.js';
 
-export const EventKind = builder.enumType('EventKind', { values: ['VIEW', 'CLICK', 'ADD_TO_CART', 'PURCHASE'] as const });
+export const EventKindRef = builder.enumType('EventKind', { values: ['VIEW', 'CLICK', 'ADD_TO_CART', 'PURCHASE'] as const });
 
 export const Event = builder.objectRef<EventRow>('Event').implement({
   fields: (t) => ({
-    kind: t.expose('kind', { type: EventKind }),
+    kind: t.expose('kind', { type: EventKindRef }),
     sku: t.exposeID('sku', { nullable: true }),
     quantity: t.exposeInt('quantity'),
     at: t.expose('at', { type: 'DateTime' }),
@@ -26,9 +27,9 @@ export function eventsUpTo(ctx: Context, limit: number, prefetched: EventRow[], 
   return eventList(loadersOf(ctx), prefetched, prefetchSize, { ...key, limit: valid });
 }
 
-const EventInput = builder.inputType('EventInput', {
+const EventInputRef = builder.inputType('EventInput', {
   fields: (t) => ({
-    kind: t.field({ type: EventKind, required: true }),
+    kind: t.field({ type: EventKindRef, required: true }),
     userId: t.id({ required: true }),
     sessionId: t.id(),
     sku: t.id({ description: 'Required for CLICK, ADD_TO_CART and PURCHASE.' }),
@@ -44,12 +45,12 @@ const eventSchema = z.object({
   quantity: z.number().int().min(1, 'must be at least 1').max(MAX_EVENT_QUANTITY, `must be at most ${MAX_EVENT_QUANTITY}`),
 }).refine((e) => e.kind === 'VIEW' || e.sku !== null, { message: 'is required for this kind', path: ['sku'] });
 
-const RecordEventsPayload = builder.objectRef<{ accepted: number; stock: import('../writes/items.js').StockLevel[] }>(
+const RecordEventsPayload = builder.objectRef<{ accepted: number; stock: StockLevel[] }>(
   'RecordEventsPayload',
 ).implement({
   fields: (t) => ({
     accepted: t.exposeInt('accepted', { description: 'Events written (all of the batch).' }),
-    stock: t.expose('stock', { type: [StockLevel], description: 'Stock of the purchased SKUs after the batch.' }),
+    stock: t.expose('stock', { type: [StockLevelRef], description: 'Stock of the purchased SKUs after the batch.' }),
   }),
 });
 
@@ -57,7 +58,7 @@ builder.mutationField('recordEvents', (t) => t.field({
   type: RecordEventsPayload,
   description: `Record a batch of events atomically (at most ${MAX_EVENTS}). A PURCHASE takes stock and counts as a sale `
     + 'in the same transaction; a batch that would oversell any SKU is refused whole (INSUFFICIENT_STOCK).',
-  args: { events: t.arg({ type: [EventInput], required: true }) },
+  args: { events: t.arg({ type: [EventInputRef], required: true }) },
   resolve: async (_, args, ctx) => {
     if (args.events.length > MAX_EVENTS) throw badInput(`events: at most ${MAX_EVENTS} per call`, 'events');
     const events = args.events.map((e, i) => parseInput(eventSchema, {

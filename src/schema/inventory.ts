@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { builder } from '../builder.js';
 import { parseInput } from '../errors.js';
-import { setInventory, type StockLevel as StockLevelShape } from '../writes/items.js';
+import { setInventory, type StockLevel } from '../writes/items.js';
 import { id, MAX_STOCK, stock } from './inputs.js';
 
 export interface InventoryShape { available: number; reserved: number; updatedAt: string }
@@ -14,7 +14,7 @@ export const Inventory = builder.objectRef<InventoryShape>('Inventory').implemen
   }),
 });
 
-export const StockLevel = builder.objectRef<StockLevelShape>('StockLevel').implement({
+export const StockLevelRef = builder.objectRef<StockLevel>('StockLevel').implement({
   description: 'A SKU\'s stock after a write.',
   fields: (t) => ({
     sku: t.exposeID('sku'),
@@ -29,7 +29,7 @@ export const StockLevel = builder.objectRef<StockLevelShape>('StockLevel').imple
 const args = z.object({ sku: id, available: stock, reserved: stock.nullable() });
 
 builder.mutationField('setInventory', (t) => t.field({
-  type: StockLevel,
+  type: StockLevelRef,
   description: 'Set a SKU\'s stock level (reserved is kept when omitted).',
   args: {
     sku: t.arg.id({ required: true }),

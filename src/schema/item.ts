@@ -3,9 +3,9 @@ import { builder } from '../builder.js';
 import { badInput, parseInput } from '../errors.js';
 import { readCatalog, type ItemRow } from '../reads/catalog.js';
 import { loadersOf } from '../reads/snapshot.js';
-import { upsertItems, type StockLevel as StockLevelShape } from '../writes/items.js';
+import { upsertItems, type StockLevel } from '../writes/items.js';
 import { currency, id, MAX_ITEMS, MAX_PRICE_MINOR, MAX_STOCK, plain, priceMinor, stock, text } from './inputs.js';
-import { StockLevel } from './inventory.js';
+import { StockLevelRef } from './inventory.js';
 
 export const Item = builder.objectRef<ItemRow>('Item').implement({
   fields: (t) => ({
@@ -15,7 +15,7 @@ export const Item = builder.objectRef<ItemRow>('Item').implement({
   }),
 });
 
-const ItemInput = builder.inputType('ItemInput', {
+const ItemInputRef = builder.inputType('ItemInput', {
   fields: (t) => ({
     sku: t.id({ required: true }),
     title: t.string({ required: true }),
@@ -32,18 +32,18 @@ const itemSchema = z.object({
   sku: id, title: text(500), category: text(200), priceMinor, currency, available: stock,
 });
 
-const UpsertItemsPayload = builder.objectRef<{ count: number; stockChanges: StockLevelShape[] }>('UpsertItemsPayload')
+const UpsertItemsPayload = builder.objectRef<{ count: number; stockChanges: StockLevel[] }>('UpsertItemsPayload')
   .implement({
     fields: (t) => ({
       count: t.exposeInt('count', { description: 'Items written.' }),
-      stockChanges: t.expose('stockChanges', { type: [StockLevel], description: 'SKUs whose available stock changed.' }),
+      stockChanges: t.expose('stockChanges', { type: [StockLevelRef], description: 'SKUs whose available stock changed.' }),
     }),
   });
 
 builder.mutationField('upsertItems', (t) => t.field({
   type: UpsertItemsPayload,
   description: `Create or update items with their price and stock level, atomically (at most ${MAX_ITEMS}).`,
-  args: { items: t.arg({ type: [ItemInput], required: true }) },
+  args: { items: t.arg({ type: [ItemInputRef], required: true }) },
   resolve: async (_, args, ctx) => {
     if (args.items.length > MAX_ITEMS) throw badInput(`items: at most ${MAX_ITEMS} per call`, 'items');
     const items = args.items.map((it, i) => parseInput(itemSchema, it, `items.${i}`));

@@ -1,9 +1,9 @@
 import { builder } from '../builder.js';
-import type { Velocity as VelocityShape } from '../reads/decision-sql.js';
+import type { Velocity } from '../reads/decision-sql.js';
 
 const CEILING = 'At most 2147483647 (the largest Int): a window holding more reads 2147483647.';
 
-export const Velocity = builder.objectRef<VelocityShape>('Velocity').implement({
+export const VelocityRef = builder.objectRef<Velocity>('Velocity').implement({
   description: 'Sums over fixed time slots, measured back from the snapshot\'s own clock (readAt). A window counts the '
     + 'slots that overlap it: every unit at most the window\'s length old counts; one older than that by less than a slot '
     + 'may (it does once readAt is far enough into its own slot); none older.',
@@ -23,4 +23,4 @@ export const Velocity = builder.objectRef<VelocityShape>('Velocity').implement({
   }),
 });
 
-export const NO_VELOCITY: VelocityShape = { salesLast5s: 0, salesLast5m: 0, clicksLast30s: 0 };
+export const NO_VELOCITY: Velocity = { salesLast5s: 0, salesLast5m: 0, clicksLast30s: 0 };
