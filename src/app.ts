@@ -8,7 +8,7 @@ import type { Sql } from './db/client.js';
 import { maskError } from './errors.js';
 import type { ChangeHub } from './live/hub.js';
 import { yogaLogging, type Logger } from './logger.js';
-import { useInputErrorCodes } from './plugins/input-error-codes.js';
+import { useInputErrorCodes, useRequestParseErrors } from './plugins/input-error-codes.js';
 import type { KeyStore, Principal } from './auth/keys.js';
 import { useAuth } from './plugins/auth.js';
 import { UNGUARDED } from './auth/roles.js';
@@ -67,6 +67,7 @@ export function createApp(opts: AppOptions): App {
       ({ sql, hub: opts.hub, principal: principal ?? principals.get(request) ?? (opts.keys ? undefined : UNGUARDED) }),
     plugins: [
       useBoard(),
+      useRequestParseErrors(),
       ...(opts.introspection === false ? [noIntrospection] : []),
       ...(opts.keys ? [useAuth(opts.keys, principals)] : []),
       useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken }),

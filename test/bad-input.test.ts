@@ -328,3 +328,23 @@ describe('unexpected errors', () => {
     expect(body).not.toMatch(/relation|select|stack|\.ts/i);
   });
 });
+
+describe('requests yoga cannot read', () => {
+  it('get BAD_REQUEST (HTTP 400), never INTERNAL_SERVER_ERROR: variables or extensions that are not JSON, a batch entry that is not an object', async () => {
+    const { liveGateway } = await import('./live-helpers.js');
+    const gw = await liveGateway();
+    const answers = [
+      await fetch(`${gw.url}?query=%7B__typename%7D&variables=%7B`, { headers: { accept: 'application/json' } }),
+      await fetch(`${gw.url}?query=%7B__typename%7D&extensions=%7B`, { headers: { accept: 'application/json' } }),
+      await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"query":"{__typename}"}, null]' }),
+      await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{__typename}","variables":"{"}' }),
+    ];
+    for (const res of answers) {
+      const text = await res.text();
+      expect(res.status, text).toBeLessThan(500);
+      expect(text).not.toContain('INTERNAL_SERVER_ERROR');
+      expect(JSON.parse(text).errors[0].extensions.code).toMatch(/^(BAD_REQUEST|BAD_USER_INPUT)$/);
+    }
+    await gw.stop();
+  });
+});

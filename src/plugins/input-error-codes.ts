@@ -15,3 +15,36 @@ export function useInputErrorCodes(): Plugin {
     }),
   };
 }
+
+const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+
+/**
+ * A request yoga cannot read (variables or extensions that are not JSON, a
+ * batch entry that is not an object) surfaced as a plain SyntaxError or
+ * TypeError, which the error mask turns into INTERNAL_SERVER_ERROR. Name it
+ * for what it is: BAD_REQUEST (yoga's own code for malformed requests).
+ */
+export function useRequestParseErrors(): Plugin {
+  return {
+    onRequestParse({ requestParser, setRequestParser }) {
+      if (requestParser) {
+        setRequestParser(async (request) => {
+          try {
+            return await requestParser(request);
+          } catch (err) {
+            if (err instanceof GraphQLError) throw err;
+            throw badRequest(`The request could not be read: ${String((err as Error)?.message ?? err).slice(0, 200)}`);
+          }
+        });
+      }
+      return {
+        onRequestParseDone({ requestParserResult }) {
+          const entries = Array.isArray(requestParserResult) ? requestParserResult : [requestParserResult];
+          if (entries.some((p) => p === null || typeof p !== 'object' || Array.isArray(p))) {
+            throw badRequest('Every operation of a request must be an object: { query, variables, operationName }');
+          }
+        },
+      };
+    },
+  };
+}
