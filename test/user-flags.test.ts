@@ -92,3 +92,15 @@ describe('subscriptions per key', () => {
     await bounded.stop();
   });
 });
+
+describe('USER-scope flags in decisions', () => {
+  it('show a flagged user\'s flags to a reader without their free-text reason; admin keys see it', async () => {
+    const reader = (await createKey(gw.sql, ['reader', 'merchandiser'], 'reads')).key;
+    await gw.keys.reload();
+    await write('USER', `${p}-eve`, 'chargeback pattern');
+    const ask = async (key: string) => (await postAs(gw.url, { authorization: `Bearer ${key}` },
+      `{ decisionContext(userId: "${p}-eve", candidates: []) { user { flags { kind target reason } } } }`)).body.data.decisionContext.user.flags;
+    expect(await ask(reader)).toEqual([{ kind: 'FRAUD', target: `${p}-eve`, reason: null }]);
+    expect(await ask(keys.admin)).toEqual([{ kind: 'FRAUD', target: `${p}-eve`, reason: 'chargeback pattern' }]);
+  });
+});

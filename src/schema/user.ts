@@ -1,3 +1,4 @@
+import { canSeeUserFlags } from '../auth/roles.js';
 import { builder } from '../builder.js';
 import { PREFETCH_PURCHASES, type Facts } from '../reads/decision-sql.js';
 import { Event, eventsUpTo } from './event.js';
@@ -10,7 +11,9 @@ export const UserContext = builder.objectRef<UserShape>('UserContext').implement
     id: t.exposeID('id'),
     segment: t.string({ nullable: true, resolve: (u) => u.facts.segment }),
     flags: t.field({
-      type: [PolicyFlag], description: 'Active USER-scope flags.', resolve: (u) => u.facts.userFlags,
+      type: [PolicyFlag],
+      description: 'Active USER-scope flags. Their free-text reasons reach admin keys only (null for others).',
+      resolve: (u, _, ctx) => (canSeeUserFlags(ctx.principal) ? u.facts.userFlags : u.facts.userFlags.map((f) => ({ ...f, reason: null }))),
     }),
     recentPurchases: t.field({
       type: [Event],
