@@ -1,4 +1,4 @@
-// The merchandiser live board (runs in the browser; bundled by esbuild at start).
+// The merchandiser live board (runs in the browser; bundled by esbuild when first served).
 // It uses only the public GraphQL API: one snapshot for the first paint, then
 // subscriptions through the package's resumable client (src/client) from that
 // snapshot's cursor, so no change is lost or shown twice across reconnects.

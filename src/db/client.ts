@@ -37,7 +37,7 @@ export function createSql(
       // Prepared statements keep one generic plan instead of re-planning each call (array params would otherwise get custom plans).
       plan_cache_mode: 'force_generic_plan',
       // The working set is in memory: a random read costs about what a sequential one does. At the
-      // default (4) a small catalog gets hash joins over whole tables for 50 keys (1,000 rows scanned three times per decision).
+      // default (4) the planner hash-joins whole tables for a decision's few keys instead of looking them up by index.
       random_page_cost: 1.1,
     },
     ...(debug ? { debug: (conn: number, query: string) => debug(conn, query) } : {}),
