@@ -143,6 +143,15 @@ describe('nesting', () => {
     }
   });
 
+  it('ends comments and strings where the GraphQL lexer does (\\r, escaped block quotes)', async () => {
+    const { sourceDepth } = await import('../src/plugins/limits.js');
+    const deep = '['.repeat(40);
+    expect(sourceDepth(`# c\r${deep}`)).toBe(40);
+    expect(sourceDepth(`"s\r${deep}`)).toBe(40);
+    expect(sourceDepth(`""" a \\""" b """ ${deep}`)).toBe(40);
+    expect(sourceDepth(`""" ${deep} """`)).toBe(0);
+  });
+
   it('leaves strings and comments that hold brackets alone', async () => {
     const brackets = '['.repeat(100);
     const res = await post(gw.url, `# ${brackets}\n{ decisionContext(userId: "${brackets}", candidates: []) { snapshot { id } } }`);

@@ -75,13 +75,14 @@ export function sourceDepth(source: string): number {
   for (let i = 0; i < source.length; i++) {
     const c = source[i];
     if (c === '#') {
-      while (i < source.length && source[i] !== '\n') i++;
+      while (i < source.length && source[i] !== '\n' && source[i] !== '\r') i++;
     } else if (c === '"') {
       if (source.startsWith('"""', i)) {
-        const end = source.indexOf('"""', i + 3);
+        let end = source.indexOf('"""', i + 3);
+        while (end > 0 && source[end - 1] === '\\') end = source.indexOf('"""', end + 3); // \""" is escaped
         i = end < 0 ? source.length : end + 2;
       } else {
-        for (i++; i < source.length && source[i] !== '"' && source[i] !== '\n'; i++) if (source[i] === '\\') i++;
+        for (i++; i < source.length && source[i] !== '"' && source[i] !== '\n' && source[i] !== '\r'; i++) if (source[i] === '\\') i++;
       }
     } else if (c === '[' || c === '{' || c === '(') {
       if (++depth > max) max = depth;
