@@ -130,6 +130,11 @@ export function useMetrics({ hub, poolMax, token }: MetricsOptions): Plugin {
         },
       };
     },
+    // An SSE subscription is timed from the request to its stream's start.
+    onSubscribe({ args }) {
+      const request = (args.contextValue as unknown as { request?: Request }).request;
+      if (request) operations.set(request, describe(args.document, args.operationName));
+    },
     onResultProcess({ request, result }) {
       const t0 = started.get(request);
       const op = operations.get(request) ?? { type: 'invalid', field: 'none' };
