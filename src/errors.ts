@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'INSUFFICIENT_STOCK'
   | 'UNAVAILABLE'
+  | 'TIMEOUT'
   | 'OVERLOADED'
   | 'LIMIT_EXCEEDED'
   | 'CURSOR_EXPIRED'
@@ -37,13 +38,27 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, root:
 // Driver errors that mean "the database is not reachable right now".
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED',
-  'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P02', '57P03', '08006', '08001', '08003', '57014',
+  'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P02', '57P03', '08006', '08001', '08003',
 ]);
 
 export function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && UNAVAILABLE_CODES.has(code);
 }
+
+/**
+ * 57014 (query_canceled): statement_timeout cancelled the statement (the
+ * gateway never cancels its own; an operator's pg_cancel_backend is the only
+ * other source). The database is up and the transaction rolled back: not an
+ * outage, and the same request would most likely time out again.
+ */
+export function isStatementTimeout(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '57014';
+}
+
+export const TIMEOUT_MESSAGE = 'The database work for this request took longer than the statement timeout '
+  + '(PG_STATEMENT_TIMEOUT_MS) and was cancelled; nothing was written. The same request will likely time out '
+  + 'again: split the batch into smaller ones.';
 
 // Postgres data exceptions (SQLSTATE class 22) that only a caller's value can
 // cause. Edge validation should stop these first; the mapping is the safety net.
@@ -64,7 +79,7 @@ function rejectedValue(err: unknown): string | undefined {
 
 /**
  * yoga's maskError hook: domain errors pass through, database outages become
- * UNAVAILABLE, values Postgres refused become BAD_USER_INPUT (logged with
+ * UNAVAILABLE, a statement cancelled by statement_timeout TIMEOUT, values Postgres refused become BAD_USER_INPUT (logged with
  * `warn`: a hole in edge validation, not a fault), anything else is logged
  * and replaced by a generic message.
  */
@@ -78,6 +93,9 @@ export function maskError(log: (err: unknown) => void, warn: (err: unknown) => v
     if (isUnavailable(original)) {
       return new GraphQLError('The database is unavailable; retry shortly.', { ...at, extensions: { code: 'UNAVAILABLE' } });
     }
+    // No http status (so 200, like any refused write), no Retry-After: 503/504/408 are what proxies
+    // and retry middleware repeat blindly, and repeating a batch that timed out only times out again.
+    if (isStatementTimeout(original)) return new GraphQLError(TIMEOUT_MESSAGE, { ...at, extensions: { code: 'TIMEOUT' } });
     const rejected = rejectedValue(original);
     if (rejected) {
       warn(original);
