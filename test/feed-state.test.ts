@@ -3,7 +3,8 @@
 // writes: for every policy flag, the last flip in the log equals the stored
 // state (no flip at all = inactive) and no two consecutive flips of one flag
 // carry the same state; for every SKU, each inventory change starts where the
-// previous one ended and the last one equals the stored stock.
+// previous one ended (available and reserved), changes something, and the last
+// one equals the stored stock.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { items, ok, ownGateway, RECORD, uid, UPSERT, type TestGateway } from './helpers.js';
@@ -17,17 +18,19 @@ afterAll(() => gw.close());
 
 const FLAG = `mutation($t: ID!, $k: PolicyKind!, $a: Boolean!) {
   setPolicyFlag(scope: SKU, target: $t, kind: $k, active: $a, reason: "r") { active } }`;
-const SET = `mutation($s: ID!, $a: Int!) { setInventory(sku: $s, available: $a) { available } }`;
+const SET = `mutation($s: ID!, $a: Int!, $r: Int) { setInventory(sku: $s, available: $a, reserved: $r) { available } }`;
 
 type Write =
   | { op: 'flag'; key: number; kind: 'QUALITY_HOLD' | 'RISK_GATE'; active: boolean }
   | { op: 'set'; sku: number; available: number }
+  | { op: 'reserve'; sku: number; available: number; reserved: number }
   | { op: 'upsert'; sku: number; available: number }
   | { op: 'buy'; sku: number; quantity: number };
 
 const write: fc.Arbitrary<Write> = fc.oneof(
   fc.record({ op: fc.constant('flag' as const), key: fc.nat(3), kind: fc.constantFrom('QUALITY_HOLD' as const, 'RISK_GATE' as const), active: fc.boolean() }),
   fc.record({ op: fc.constant('set' as const), sku: fc.nat(2), available: fc.nat(50) }),
+  fc.record({ op: fc.constant('reserve' as const), sku: fc.nat(2), available: fc.nat(50), reserved: fc.nat(10) }),
   fc.record({ op: fc.constant('upsert' as const), sku: fc.nat(2), available: fc.nat(50) }),
   fc.record({ op: fc.constant('buy' as const), sku: fc.nat(2), quantity: fc.integer({ min: 1, max: 3 }) }),
 );
@@ -40,6 +43,9 @@ async function apply(p: string, w: Write): Promise<void> {
       return;
     case 'set': // refused (NOT_FOUND) while the SKU does not exist yet: that is fine, it must write nothing
       await gw.gql(SET, { s: sku(w.sku), a: w.available });
+      return;
+    case 'reserve': // also refused when reserved > available: whole or nothing
+      await gw.gql(SET, { s: sku(w.sku), a: w.available, r: w.reserved });
       return;
     case 'upsert':
       ok(await gw.gql(UPSERT, { items: items(p, { [`sku${w.sku}`]: { available: w.available } }) }));
@@ -67,17 +73,25 @@ async function checkFeedAgreesWithState(p: string): Promise<void> {
     history.forEach((a, i) => { if (i > 0) expect(a, `flag ${k}: flip ${i} repeats the state before it`).not.toBe(history[i - 1]); });
   }
 
-  const stock = await gw.sql<{ sku: string; available: number }[]>`select sku, available from inventory where sku like ${`${p}-%`}`;
-  const changes = await gw.sql<{ sku: string; available: number; previous: number | null }[]>`
-    select key as sku, (payload->>'available')::int as available, (payload->>'previous')::int as previous
+  type Logged = { sku: string; available: number; previous: number | null; reserved: number; previousReserved: number | null };
+  const stock = await gw.sql<{ sku: string; available: number; reserved: number }[]>`
+    select sku, available, reserved from inventory where sku like ${`${p}-%`}`;
+  const changes = await gw.sql<Logged[]>`
+    select key as sku, (payload->>'available')::int as available, (payload->>'previous')::int as previous,
+           (payload->>'reserved')::int as reserved, (payload->>'previousReserved')::int as "previousReserved"
     from change_log where topic = 'inventory' and key like ${`${p}-%`} order by seq`;
-  const bySku = new Map<string, { sku: string; available: number; previous: number | null }[]>();
+  const bySku = new Map<string, Logged[]>();
   for (const c of changes) bySku.set(c.sku, [...(bySku.get(c.sku) ?? []), c]);
-  for (const { sku, available } of stock) {
+  for (const { sku, available, reserved } of stock) {
     const history = bySku.get(sku) ?? [];
-    expect(history[0]?.previous ?? null, `${sku}: the first change creates the SKU`).toBeNull();
-    history.forEach((c, i) => { if (i > 0) expect(c.previous, `${sku}: change ${i} starts where the one before ended`).toBe(history[i - 1]!.available); });
-    expect(history.at(-1)?.available, `${sku}: last change vs stored stock`).toBe(available);
+    expect([history[0]?.previous ?? null, history[0]?.previousReserved ?? null], `${sku}: the first change creates the SKU`).toEqual([null, null]);
+    history.forEach((c, i) => {
+      if (i === 0) return;
+      expect([c.previous, c.previousReserved], `${sku}: change ${i} starts where the one before ended`)
+        .toEqual([history[i - 1]!.available, history[i - 1]!.reserved]);
+      expect([c.available, c.reserved], `${sku}: change ${i} changes something`).not.toEqual([c.previous, c.previousReserved]);
+    });
+    expect([history.at(-1)?.available, history.at(-1)?.reserved], `${sku}: last change vs stored stock`).toEqual([available, reserved]);
   }
   expect([...bySku.keys()].filter((s) => !stock.some((r) => r.sku === s))).toEqual([]);
 }

@@ -2,6 +2,7 @@
 // changes, commit order, no gap, no duplicate, resumable from a cursor.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { items, uid } from './helpers.js';
+import { appendChanges } from '../src/live/changelog.js';
 import { liveGateway, post, sleep, sseSubscribe, until, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 const INV = `subscription($skus: [ID!], $after: String) {
@@ -207,5 +208,55 @@ describe('the feed reads through a pool of its own', () => {
     const d = await post(gw.url, `{ decisionContext(userId: "u", candidates: ["${sku('c')}"]) { candidates { inventory { available } } } }`);
     expect(d.data.decisionContext.candidates[0].inventory.available).toBe(42);
     for (const c of feedHeld) c.release();
+  });
+});
+
+describe('sellable stock (available − reserved)', () => {
+  const SELL = `subscription($skus: [ID!], $after: String) {
+    inventoryChanged(skus: $skus, after: $after) { sku available previous reserved previousReserved sellable cause } }`;
+  const SET_R = `mutation($sku: ID!, $n: Int!, $r: Int) { setInventory(sku: $sku, available: $n, reserved: $r) { available } }`;
+
+  it('a change of reserved alone pushes one change with the new sellable; a write that changes neither pushes nothing', async () => {
+    const k = sku('sell');
+    await post(gw.url, UPSERT, { items: items(p, { sell: { available: 5 } }) });
+    const client = wsClient(gw.wsUrl);
+    const s = wsSubscribe(client, SELL, { skus: [k] });
+    await until(() => gw.hub.subscriberCount === 1);
+
+    await post(gw.url, SET_R, { sku: k, n: 5, r: 5 });                                   // reserved only: sold out
+    await post(gw.url, SET_R, { sku: k, n: 5, r: 5 });                                   // neither: nothing
+    await post(gw.url, SET_R, { sku: k, n: 5 });                                         // reserved kept: nothing
+    await post(gw.url, UPSERT, { items: items(p, { sell: { available: 5 } }) });         // same stock: nothing
+    await post(gw.url, SET_R, { sku: k, n: 8, r: 5 });                                   // available only
+    await post(gw.url, BUY, { e: [{ kind: 'PURCHASE', userId: 'u', sku: k, quantity: 2 }] }); // a purchase
+    await post(gw.url, SET_R, { sku: k, n: 6, r: 0 });                                   // reserved released
+
+    const got = (await s.waitFor(4)).map((x: any) => x.inventoryChanged);
+    await sleep(300);
+    expect(s.items).toHaveLength(4);
+    expect(got).toEqual([
+      { sku: k, available: 5, previous: 5, reserved: 5, previousReserved: 0, sellable: 0, cause: 'SET_INVENTORY' },
+      { sku: k, available: 8, previous: 5, reserved: 5, previousReserved: 5, sellable: 3, cause: 'SET_INVENTORY' },
+      { sku: k, available: 6, previous: 8, reserved: 5, previousReserved: 5, sellable: 1, cause: 'PURCHASE' },
+      { sku: k, available: 6, previous: 6, reserved: 0, previousReserved: 5, sellable: 6, cause: 'SET_INVENTORY' },
+    ]);
+    s.close();
+    await client.dispose();
+  });
+
+  it('a new SKU: previous and previousReserved null; entries logged before reserved was pushed: reserved and sellable null', async () => {
+    const { cursor } = (await post(gw.url, `{ decisionContext(userId: "u", candidates: []) { snapshot { cursor } } }`)).data.decisionContext.snapshot;
+    const k = sku('legacy');
+    await post(gw.url, UPSERT, { items: items(p, { legacy: { available: 4 } }) });
+    // As written before this change: no reserved, no previousReserved.
+    await gw.sql.begin((tx) => appendChanges(tx, [{ topic: 'inventory', key: k, payload: { sku: k, available: 3, previous: 4, cause: 'PURCHASE' } }]));
+    const client = wsClient(gw.wsUrl);
+    const s = wsSubscribe(client, SELL, { skus: [k], after: cursor });
+    expect((await s.waitFor(2)).map((x: any) => x.inventoryChanged)).toEqual([
+      { sku: k, available: 4, previous: null, reserved: 0, previousReserved: null, sellable: 4, cause: 'UPSERT' },
+      { sku: k, available: 3, previous: 4, reserved: null, previousReserved: null, sellable: null, cause: 'PURCHASE' },
+    ]);
+    s.close();
+    await client.dispose();
   });
 });

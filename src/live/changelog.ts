@@ -8,7 +8,14 @@ export const CHANNEL = 'change_log';
 const CHANGE_LOG_LOCK = 72_310_002;
 
 export type InventoryCause = 'PURCHASE' | 'SET_INVENTORY' | 'UPSERT';
-export interface InventoryPayload { sku: string; available: number; previous: number | null; cause?: InventoryCause }
+/**
+ * reserved/previousReserved are absent from entries logged before reserved-only
+ * changes were pushed (the feed then carried changes of `available` only).
+ */
+export interface InventoryPayload {
+  sku: string; available: number; previous: number | null; cause?: InventoryCause;
+  reserved?: number; previousReserved?: number | null;
+}
 export interface PolicyPayload { flag: FlagRow }
 
 export type Change =
@@ -36,10 +43,16 @@ export async function appendChanges(tx: Tx, changes: Change[], unsafe: { skipCom
   await tx`select pg_notify(${CHANNEL}, '')`;
 }
 
-export function inventoryChanges(rows: { sku: string; available: number; previous: number | null }[], cause: InventoryCause): Change[] {
+export interface StockRow { sku: string; available: number; reserved: number; previous: number | null; previousReserved: number | null }
+
+/** One entry per SKU whose sellable stock moved: `available` or `reserved` changed (or the SKU is new). */
+export function inventoryChanges(rows: StockRow[], cause: InventoryCause): Change[] {
   return rows
-    .filter((r) => r.available !== r.previous)
-    .map((r) => ({ topic: 'inventory', key: r.sku, payload: { sku: r.sku, available: r.available, previous: r.previous, cause } }));
+    .filter((r) => r.available !== r.previous || r.reserved !== r.previousReserved)
+    .map((r) => ({
+      topic: 'inventory', key: r.sku,
+      payload: { sku: r.sku, available: r.available, reserved: r.reserved, previous: r.previous, previousReserved: r.previousReserved, cause },
+    }));
 }
 
 /**

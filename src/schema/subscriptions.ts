@@ -20,12 +20,24 @@ const InventoryChangeCause = builder.enumType('InventoryChangeCause', {
 });
 
 const InventoryChange = builder.objectRef<Logged<InventoryPayload>>('InventoryChange').implement({
-  description: 'A committed change of a SKU\'s available stock, in commit order.',
+  description: 'A committed change of a SKU\'s stock (`available` or `reserved`, so of its sellable units), in commit order.',
   fields: (t) => ({
     cursor: t.string({ description: 'Pass as `after` to resume right after this change.', resolve: (c) => cursorOf(c.seq) }),
     sku: t.id({ resolve: (c) => c.payload.sku }),
     available: t.int({ resolve: (c) => c.payload.available }),
-    previous: t.int({ nullable: true, description: 'Null for a SKU that did not exist before.', resolve: (c) => c.payload.previous }),
+    previous: t.int({ nullable: true, description: '`available` before the change. Null for a SKU that did not exist before.', resolve: (c) => c.payload.previous }),
+    reserved: t.int({
+      nullable: true, description: 'Units held after the change. Null only for changes logged before reserved was pushed (their entries lack it).',
+      resolve: (c) => c.payload.reserved ?? null,
+    }),
+    previousReserved: t.int({
+      nullable: true, description: '`reserved` before the change. Null for a new SKU, and for changes logged before reserved was pushed.',
+      resolve: (c) => c.payload.previousReserved ?? null,
+    }),
+    sellable: t.int({
+      nullable: true, description: 'available − reserved after the change: 0 means sold out. Null when `reserved` is.',
+      resolve: (c) => (c.payload.reserved == null ? null : c.payload.available - c.payload.reserved),
+    }),
     cause: t.field({ type: InventoryChangeCause, description: 'Which write moved the stock.', resolve: (c) => c.payload.cause ?? 'SET_INVENTORY' }),
     committedAt: t.field({ type: 'DateTime', resolve: (c) => c.committedAt }),
   }),
@@ -79,7 +91,7 @@ const afterArg = plain(100).nullable();
 
 builder.subscriptionField('inventoryChanged', (t) => t.field({
   type: InventoryChange,
-  description: 'Every committed change of `available` (setInventory, purchases, upsertItems). skus null = every SKU.',
+  description: 'Every committed change of `available` or `reserved` (setInventory, purchases, upsertItems). skus null = every SKU.',
   args: { skus: t.arg.idList(), after: t.arg.string() },
   subscribe: (_, _args, ctx, info) => {
     const args = argumentsOf(info) as { skus?: string[] | null; after?: string | null };

@@ -49,7 +49,8 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
         update inventory i set available = i.available - d.q, updated_at = now()
         from unnest(${purchased}::text[], ${purchased.map((s) => sales.get(s)!)}::int[]) as d(sku, q)
         where i.sku = d.sku
-        returning i.sku, i.available, i.reserved, i.updated_at as "updatedAt", i.available + d.q as previous`;
+        returning i.sku, i.available, i.reserved, i.updated_at as "updatedAt", i.available + d.q as previous,
+          i.reserved as "previousReserved"`;
       const short = stock.filter((r) => r.available - r.reserved < 0).map((r) => r.sku).sort();
       if (short.length) {
         throw new DomainError('INSUFFICIENT_STOCK',

@@ -9,7 +9,10 @@ export interface ItemInput {
   sku: string; title: string; category: string; priceMinor: number; currency: string; available: number;
 }
 
-export interface StockLevel { sku: string; available: number; reserved: number; previous: number | null; updatedAt: Timestamp }
+/** previous/previousReserved: before the write (null for a new SKU). */
+export interface StockLevel {
+  sku: string; available: number; reserved: number; previous: number | null; previousReserved: number | null; updatedAt: Timestamp;
+}
 
 export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLevel[]> {
   const items = [...input].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
@@ -24,13 +27,14 @@ export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLe
     await tx`insert into sku_counters (sku) select unnest(${skus}::text[]) on conflict do nothing`;
     await lockSkus(tx, skus);
     const stock = await tx<StockLevel[]>`
-      with prev as (select sku, available from inventory where sku = any(${skus}::text[]))
+      with prev as (select sku, available, reserved from inventory where sku = any(${skus}::text[]))
       insert into inventory as i (sku, available)
       select * from unnest(${skus}::text[], ${items.map((i) => i.available)}::int[])
       on conflict (sku) do update set available = excluded.available, updated_at = now()
       where i.available <> excluded.available
       returning i.sku, i.available, i.reserved, i.updated_at as "updatedAt",
-        (select p.available from prev p where p.sku = i.sku) as previous`;
+        (select p.available from prev p where p.sku = i.sku) as previous,
+        (select p.reserved from prev p where p.sku = i.sku) as "previousReserved"`;
     // Sellable stock is available − reserved: a level below the units held refuses the batch (the throw rolls it back).
     const short = stock.filter((s) => s.reserved > s.available)
       .map((s) => ({ ...s, index: input.findIndex((i) => i.sku === s.sku) }))
@@ -58,12 +62,13 @@ export async function setInventory(sql: Sql, sku: string, available: number, res
   return inWriteTx(sql, async (tx) => {
     if (!(await lockSkus(tx, [sku])).has(sku)) throw new DomainError('NOT_FOUND', `Unknown SKU "${sku}"`, { sku });
     const [row] = await tx<StockLevel[]>`
-      with prev as (select available from inventory where sku = ${sku})
+      with prev as (select available, reserved from inventory where sku = ${sku})
       update inventory set available = ${available}, reserved = coalesce(${reserved}::int, reserved),
         updated_at = case when (available, reserved) is distinct from (${available}::int, coalesce(${reserved}::int, reserved))
                           then now() else updated_at end
       where sku = ${sku}
-      returning sku, available, reserved, updated_at as "updatedAt", (select available from prev) as previous`;
+      returning sku, available, reserved, updated_at as "updatedAt",
+        (select available from prev) as previous, (select reserved from prev) as "previousReserved"`;
     // Checked after the update, so an omitted `reserved` is the stored one; the throw rolls the update back.
     if (row!.reserved > row!.available) {
       const field = reserved === null ? 'available' : 'reserved';
