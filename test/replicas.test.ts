@@ -173,6 +173,52 @@ describe('read replicas', () => {
     await waitFor('the standby to catch up and serve again', async () => (await decide()).snapshot.source === 'REPLICA');
   });
 
+  it('read-your-writes: 200 write → decision-with-token pairs are never stale; without the token some are', async () => {
+    await waitFor('the standby to be eligible', async () => (await decide()).snapshot.source === 'REPLICA');
+    // Replay 20 ms behind (within the lag budget): a decision right after a write would miss it on the standby.
+    const ctl = postgres(standby.url, { max: 1, onnotice: () => {} });
+    await ctl`alter system set recovery_min_apply_delay = '20ms'`;
+    await ctl`select pg_reload_conf()`;
+    const sku = skus[5]!;
+    const pair = async (mode: 'header' | 'after' | 'none') => {
+      const res = await app.fetch('http://test/graphql', {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: RECORD, variables: { events: [{ kind: 'PURCHASE', userId: `${p}-ryw`, sku, quantity: 1 }] } }),
+      });
+      const body = (await res.json()) as any;
+      const token: string = body.extensions.consistencyToken;
+      expect(res.headers.get('x-consistency-token')).toBe(token);
+      const written: number = body.data.recordEvents.stock[0].available;
+      const q = `query($c: [ID!]!, $t: String) { decisionContext(userId: "u", candidates: $c, after: $t) {
+        snapshot { source lagMs } candidates { inventory { available } } } }`;
+      const r = await app.fetch('http://test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(mode === 'header' ? { 'x-consistency-token': token } : {}) },
+        body: JSON.stringify({ query: q, variables: { c: [sku], t: mode === 'after' ? token : null } }),
+      });
+      const d = ((await r.json()) as any).data.decisionContext;
+      return { stale: d.candidates[0].inventory.available !== written, source: d.snapshot.source as string };
+    };
+    try {
+      const withToken: { stale: boolean; source: string }[] = [];
+      for (let i = 0; i < 200; i++) withToken.push(await pair(i % 2 ? 'header' : 'after'));
+      const without: { stale: boolean; source: string }[] = [];
+      for (let i = 0; i < 100; i++) without.push(await pair('none'));
+      const n = (xs: typeof without, f: (x: (typeof without)[0]) => boolean) => xs.filter(f).length;
+      console.log(`read-your-writes: with token ${n(withToken, (x) => x.stale)}/200 stale (${n(withToken, (x) => x.source === 'REPLICA')} on the standby); `
+        + `without ${n(without, (x) => x.stale)}/100 stale`);
+      expect(n(withToken, (x) => x.stale)).toBe(0);
+      expect(n(withToken, (x) => x.source === 'REPLICA')).toBeGreaterThan(100);
+      expect(n(without, (x) => x.stale)).toBeGreaterThan(0);
+    } finally {
+      await ctl`alter system reset recovery_min_apply_delay`;
+      await ctl`select pg_reload_conf()`;
+      await ctl.end();
+    }
+    const bad = await gql(app, `{ decisionContext(userId: "u", candidates: [], after: "nope") { snapshot { id } } }`);
+    expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
   it('standby killed under load: zero failed decisions, reads fall back to the primary, then return when it is back', async () => {
     await waitFor('the standby to be eligible', async () => (await decide()).snapshot.source === 'REPLICA');
     const retriesBefore = replicaStats.retries;

@@ -51,10 +51,16 @@ export interface Replica {
 
 export interface ReplicaOptions {
   maxLagMs: number;
+  /** Read-your-writes: how long a decision with a consistency token waits for a replica to replay it before using the primary. */
+  tokenWaitMs?: number;
   checkMs: number;
   sqlConfig: Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'> & Partial<Pick<Config, 'poolQueueMax'>>;
   logger?: Logger;
 }
+
+/** A consistency token (opaque to clients; today the primary's WAL position after the write, "0/3018AD0"). */
+export const TOKEN_PATTERN = /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i;
+export const tokenLsn = (token: string): bigint => lsn(token);
 
 const lsn = (text: string | null | undefined): bigint => {
   if (!text) return -1n;
@@ -149,12 +155,41 @@ export class ReplicaRouter {
     }));
   }
 
-  /** The least-loaded replica within the lag budget (ties: the fresher), or undefined: the primary. */
-  pick(exclude?: Replica): Replica | undefined {
+  /** The primary's WAL position now: a write committed before this call is at or before it (the consistency token). */
+  async primaryToken(): Promise<string> {
+    const [row] = await this.primary<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
+    return row!.lsn;
+  }
+
+  /**
+   * A replica that has replayed `minLsn` (a consistency token), waiting up to tokenWaitMs for one, or undefined:
+   * the primary. Asks the replicas directly (only decisions carrying a token pay for it).
+   */
+  private async pickReplayed(minLsn: bigint): Promise<Replica | undefined> {
+    const deadline = performance.now() + (this.opts.tokenWaitMs ?? 50);
+    for (;;) {
+      const known = this.pick(undefined, minLsn);
+      if (known) return known;
+      const within = this.pick();
+      if (!within || performance.now() >= deadline) return undefined;
+      await Promise.all(this.replicas.filter((r) => r.up).map(async (r) => {
+        try {
+          const [row] = await r.sql<{ lsn: string | null }[]>`select pg_last_wal_replay_lsn()::text as lsn`;
+          const replayed = lsn(row!.lsn);
+          if (replayed > r.replayLsn) r.replayLsn = replayed;
+        } catch { /* the next check marks it */ }
+      }));
+      if (this.pick(undefined, minLsn)) continue;
+      await new Promise((res) => setTimeout(res, 5));
+    }
+  }
+
+  /** The least-loaded replica within the lag budget (ties: the fresher) that has replayed minLsn, or undefined: the primary. */
+  pick(exclude?: Replica, minLsn = -1n): Replica | undefined {
     const now = performance.now();
     let best: Replica | undefined;
     for (const r of this.replicas) {
-      if (r === exclude || !r.up || now - r.caughtUpAt > this.admitAgeMs) continue;
+      if (r === exclude || !r.up || now - r.caughtUpAt > this.admitAgeMs || r.replayLsn < minLsn) continue;
       if (!best || r.inFlight < best.inFlight || (r.inFlight === best.inFlight && r.caughtUpAt > best.caughtUpAt)) best = r;
     }
     return best;
@@ -165,8 +200,8 @@ export class ReplicaRouter {
    * none qualifies. A replica that is down or cancels the read with a retryable
    * error — thrown, or inside the GraphQL result — gets one retry elsewhere.
    */
-  async run<T>(read: (sql: Sql, route: Route) => Promise<T>): Promise<T> {
-    const first = this.pick();
+  async run<T>(read: (sql: Sql, route: Route) => Promise<T>, minLsn = -1n): Promise<T> {
+    const first = minLsn >= 0n ? await this.pickReplayed(minLsn) : this.pick();
     if (!first) return read(this.primary, PRIMARY_ROUTE);
     let failure: unknown;
     first.inFlight++;
@@ -183,7 +218,7 @@ export class ReplicaRouter {
     // Down: skip it until a check reaches it again. A recovery conflict leaves it usable.
     if (isUnavailable(failure)) first.up = false;
     replicaStats.retries++;
-    const second = this.pick(first);
+    const second = this.pick(first, minLsn);
     if (!second) return read(this.primary, PRIMARY_ROUTE);
     second.inFlight++;
     try {

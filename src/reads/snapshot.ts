@@ -2,13 +2,40 @@
 // ONLY transaction, and the request's DataLoaders are bound to it, so every
 // signal in the answer comes from the same instant. Mutations are left alone
 // (each opens its own read-write transaction); subscriptions never reach onExecute.
-import { getOperationAST } from 'graphql';
+import { getOperationAST, Kind, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { admitted, type Sql, type Tx } from '../db/client.js';
 import type { Context } from '../context.js';
 import { DomainError } from '../errors.js';
 import { createLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
-import type { ReplicaRouter } from './replicas.js';
+import { TOKEN_PATTERN, tokenLsn, type ReplicaRouter } from './replicas.js';
+
+export const CONSISTENCY_HEADER = 'x-consistency-token';
+
+/**
+ * Read-your-writes: the newest consistency token a query carries (the
+ * x-consistency-token header, and decisionContext's `after:` argument), as a
+ * WAL position; -1n without one. A malformed token is BAD_USER_INPUT.
+ */
+function tokenOf(op: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined, request: Request | undefined): bigint {
+  const tokens: unknown[] = [request?.headers.get(CONSISTENCY_HEADER) ?? undefined];
+  for (const sel of op.selectionSet.selections) {
+    if (sel.kind !== Kind.FIELD || sel.name.value !== 'decisionContext') continue;
+    const arg = sel.arguments?.find((a) => a.name.value === 'after');
+    if (arg?.value.kind === Kind.STRING) tokens.push(arg.value.value);
+    else if (arg?.value.kind === Kind.VARIABLE) tokens.push(variables?.[arg.value.name.value]);
+  }
+  let newest = -1n;
+  for (const t of tokens) {
+    if (t === undefined || t === null || t === '') continue;
+    if (typeof t !== 'string' || !TOKEN_PATTERN.test(t)) {
+      throw new DomainError('BAD_USER_INPUT', 'consistency token: not a token this gateway issued (pass the value of extensions.consistencyToken or the x-consistency-token response header)', { field: 'after' });
+    }
+    const lsn = tokenLsn(t);
+    if (lsn > newest) newest = lsn;
+  }
+  return newest;
+}
 
 /** Snapshot transactions holding a pooled connection right now (a pool-use gauge). */
 export const snapshotsInFlight = { count: 0 };
@@ -49,9 +76,29 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
   const allOutside = unsafe === true;
   const outside: OutsideReaders | undefined = Array.isArray(unsafe) && unsafe.length ? { sql, names: unsafe } : undefined;
   const replicas = opts.replicas;
+  const tokensOf = new WeakMap<Request, string>();
+  const newerToken = (a: string | undefined, b: string) => (a && tokenLsn(a) > tokenLsn(b) ? a : b);
   return {
+    // The header too (x-consistency-token; the newest of a batch's mutations), for clients that keep headers, not bodies.
+    onResponse({ request, response }) {
+      const token = replicas ? tokensOf.get(request) : undefined;
+      if (token) response.headers.set(CONSISTENCY_HEADER, token);
+    },
     onExecute({ args, executeFn, setExecuteFn }) {
       const op = getOperationAST(args.document, args.operationName);
+      // With replicas, every mutation's answer carries the token that makes a later decision see it.
+      if (replicas && op?.operation === 'mutation') {
+        setExecuteFn(async (execArgs) => {
+          const result = await executeFn(execArgs);
+          if (!result || typeof result !== 'object' || Symbol.asyncIterator in result) return result;
+          const token = await replicas.primaryToken().catch(() => undefined);
+          if (!token) return result;
+          const request = (execArgs.contextValue as { request?: Request }).request;
+          if (request) tokensOf.set(request, newerToken(tokensOf.get(request), token));
+          return { ...result, extensions: { ...result.extensions, consistencyToken: token } };
+        });
+        return;
+      }
       if (op?.operation !== 'query') return;
       const ctx = args.contextValue as Context;
       if (allOutside) {
@@ -59,15 +106,22 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
         return;
       }
       if (replicas) {
-        setExecuteFn((execArgs) =>
-          replicas.run((db, route) => {
+        setExecuteFn((execArgs) => {
+          let minLsn: bigint;
+          try {
+            minLsn = tokenOf(op, execArgs.variableValues, (ctx as { request?: Request }).request);
+          } catch (err) {
+            return { errors: [err as DomainError] } as ReturnType<typeof executeFn>;
+          }
+          return replicas.run((db, route) => {
             const c = execArgs.contextValue as Context;
             c.route = route;
             return inSnapshot(db, async (tx) => {
               c.loaders = createLoaders(tx, outside);
               return executeFn(execArgs);
             });
-          }) as ReturnType<typeof executeFn>);
+          }, minLsn) as ReturnType<typeof executeFn>;
+        });
         return;
       }
       setExecuteFn((execArgs) =>

@@ -84,6 +84,10 @@ builder.queryField('decisionContext', (t) => t.field({
     sessionId: t.arg.id(),
     candidates: t.arg.idList({ required: true }),
     region: t.arg.string(),
+    after: t.arg.string({
+      description: 'A consistency token from a mutation (extensions.consistencyToken): the snapshot then includes that write '
+        + '(read on a replica that has replayed it, else on the primary). Same as the x-consistency-token request header.',
+    }),
   },
   resolve: (_, raw) => parseInput(argsSchema, {
     userId: raw.userId,
