@@ -17,6 +17,8 @@ const sessionOfAnotherUser = (ids: string[]) => new DomainError('BAD_USER_INPUT'
   `Session(s) ${ids.join(', ')} belong to another user: a session is its first event's user's; the batch was refused and nothing was written`,
   { field: 'sessionId', sessions: ids });
 
+const COUNTER_SLICE = 2000;
+
 export interface RecordResult { accepted: number; stock: StockLevel[] }
 
 export async function recordEvents(sql: Sql, events: EventInput[]): Promise<RecordResult> {
@@ -58,7 +60,13 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
           { skus: short });
       }
     }
-    await bumpCounters(tx, counted.map((sku) => ({ sku, sales: sales.get(sku) ?? 0, clicks: clicks.get(sku) ?? 0 })));
+    // In slices: the ring write costs ~0.1 ms per SKU (velocity_write and a ~3 KB row rewrite), so
+    // 10,000 SKUs in one statement took 1–1.3 s of the 2 s statement timeout. Each slice is its own
+    // statement in this transaction; the rows are already locked, so atomicity and lock order hold.
+    for (let i = 0; i < counted.length; i += COUNTER_SLICE) {
+      await bumpCounters(tx, counted.slice(i, i + COUNTER_SLICE)
+        .map((sku) => ({ sku, sales: sales.get(sku) ?? 0, clicks: clicks.get(sku) ?? 0 })));
+    }
     await tx`
       insert into events (kind, user_id, session_id, sku, quantity)
       select * from unnest(${events.map((e) => e.kind)}::text[], ${events.map((e) => e.userId)}::text[],
