@@ -59,7 +59,11 @@ export function createApp(opts: AppOptions): App {
     batching: (opts.maxBatch ?? 10) > 0 ? { limit: opts.maxBatch ?? 10 } : false,
     landingPage: false,
     cors: opts.corsOrigins?.length
-      ? { origin: opts.corsOrigins, allowedHeaders: ['content-type', 'authorization', 'x-request-id'], credentials: false, maxAge: 600 }
+      ? {
+        origin: opts.corsOrigins, credentials: false, maxAge: 600,
+        allowedHeaders: ['content-type', 'authorization', 'x-request-id', 'x-consistency-token'],
+        exposedHeaders: ['x-request-id', 'x-consistency-token'],
+      }
       : false,
     // Without a key store every caller may do everything; with one, a request the auth plugin did not
     // authenticate has no principal, and every root field refuses it.

@@ -116,7 +116,9 @@ describe('CORS', () => {
       // (the library answers a refused origin with the literal "null", which no browser origin matches)
       expect(['https://evil.example', '*']).not.toContain((await probe(open.url, 'https://evil.example', method)).headers.get('access-control-allow-origin'));
     }
-    expect((await probe(open.url, 'https://shop.example', 'OPTIONS')).headers.get('access-control-allow-headers')).toMatch(/authorization/);
+    const preflight = await probe(open.url, 'https://shop.example', 'OPTIONS');
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/);
+    expect((await probe(open.url, 'https://shop.example')).headers.get('access-control-expose-headers')).toMatch(/x-consistency-token/);
     await open.stop();
   });
 });
