@@ -10,10 +10,10 @@ import postgres from 'postgres';
 import { loadConfig, type Config } from './config.js';
 import { createSql } from './db/client.js';
 import { openDatabase, StartupError, type Database } from './db/database.js';
-import { seedDemo } from './db/seed.js';
 import { startGateway } from './gateway.js';
 import { createLogger, redactSecrets } from './logger.js';
 import { ReplicaRouter } from './reads/replicas.js';
+import { seedDemo } from './writes/seed.js';
 
 const START_TIMEOUT_MS = 20_000;
 

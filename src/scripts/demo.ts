@@ -4,7 +4,7 @@
 // http://localhost:4000/graphql), GATEWAY_KEY (a writer or admin key when
 // authentication is on), DEMO_SECONDS (default 120). It lifts every hold it set
 // when it ends (also on Ctrl-C), so the demo data is left as it was.
-import { DEMO_ITEMS } from '../db/seed.js';
+import { DEMO_ITEMS } from '../writes/seed.js';
 import { sleep } from '../util.js';
 
 const url = process.env.GATEWAY_URL || 'http://localhost:4000/graphql';

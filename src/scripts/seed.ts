@@ -2,8 +2,8 @@
 import { loadConfig } from '../config.js';
 import { createSql } from '../db/client.js';
 import { openForScript } from '../db/database.js';
-import { seedDemo } from '../db/seed.js';
 import { createLogger } from '../logger.js';
+import { seedDemo } from '../writes/seed.js';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel);

@@ -1,9 +1,9 @@
 // The demo data set (README "Demo data"): loaded into a fresh embedded
 // database at first start, or on demand with `npm run seed`. Idempotent.
-import type { Sql } from './client.js';
-import { recordEvents } from '../writes/events.js';
-import { upsertItems } from '../writes/items.js';
-import { setFulfillment, setPolicyFlag } from '../writes/policy.js';
+import type { Sql } from '../db/client.js';
+import { recordEvents } from './events.js';
+import { upsertItems } from './items.js';
+import { setFulfillment, setPolicyFlag } from './policy.js';
 
 const item = (sku: string, title: string, category: string, priceMinor: number, available: number) =>
   ({ sku, title, category, priceMinor, currency: 'EUR', available });
