@@ -3,16 +3,18 @@
 // The key is checked at connection_init and again for every operation (a
 // socket outlives its key's revocation otherwise); a revoked key's sockets are
 // closed as soon as the KeyStore learns of it. Frames, operations per socket
-// and sockets per key are bounded.
+// and sockets per key are bounded. Every stream a socket starts is ended when
+// the client completes it or the socket closes, also when that happens while
+// the operation is still being set up.
 import type { Server } from 'node:http';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { GraphQLError, getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { CloseCode, MessageType, stringifyMessage, type Context, type SubscribePayload } from 'graphql-ws';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { App } from '../app.js';
 import { authError } from '../auth/check.js';
 import { OPEN, type KeyStore, type Principal, type Refusal } from '../auth/keys.js';
-import { maskError } from '../errors.js';
+import { DomainError, maskError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 interface EnvelopRoot { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown }
@@ -36,6 +38,43 @@ const CLOSE_FOR: Record<Refusal, [number, string]> = {
   invalid: [CloseCode.Unauthorized, 'invalid or revoked API key'],
 };
 
+/** A socket's ids between onSubscribe and onOperation, and the streams it has running. */
+interface SocketOps { starting: Set<string>; streams: Set<AsyncIterator<unknown>>; closed: boolean }
+
+const isAsyncIterable = (x: unknown): x is AsyncIterable<unknown> =>
+  typeof (x as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
+
+/**
+ * `it`, in `streams` until it has ended; ended at most once. A plain object, not an async
+ * generator: a generator's return() waits for its pending next(), i.e. for the next event.
+ */
+function tracked<T>(it: AsyncIterator<T>, streams: Set<AsyncIterator<unknown>>): AsyncIterableIterator<T> {
+  let ended = false;
+  const end = () => { ended = true; streams.delete(self); };
+  const self: AsyncIterableIterator<T> = {
+    [Symbol.asyncIterator]: () => self,
+    async next() {
+      try {
+        const r = await it.next();
+        if (r.done) end();
+        return r;
+      } catch (err) {
+        end();
+        throw err;
+      }
+    },
+    async return(value?: unknown) {
+      if (!ended) {
+        end();
+        await it.return?.(value);
+      }
+      return { done: true, value };
+    },
+  };
+  streams.add(self);
+  return self;
+}
+
 export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebSocketServer {
   const { keys, logger } = opts;
   const wss = new WebSocketServer({ server, path: app.graphqlEndpoint, maxPayload: opts.maxPayloadBytes });
@@ -43,6 +82,16 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
   const byPrincipal = new Map<string, Set<WebSocket>>();
   const mask = maskError((err) => logger.error({ err }, 'unexpected error in a graphql-ws operation'),
     (err) => logger.warn({ err }, 'value refused by the database'));
+  const reused = (id: string) => new DomainError('BAD_USER_INPUT', `Operation id "${id}" is still being set up for an earlier `
+    + 'subscribe that was completed; use another id, or this one again once that has ended');
+  const opsBySocket = new WeakMap<WebSocket, SocketOps>();
+  const opsOf = (socket: WebSocket) => {
+    let ops = opsBySocket.get(socket);
+    if (!ops) opsBySocket.set(socket, (ops = { starting: new Set(), streams: new Set(), closed: false }));
+    return ops;
+  };
+  const end = (stream: AsyncIterator<unknown>) => void stream.return?.()
+    .catch((err: unknown) => logger.warn({ err }, 'ending a graphql-ws stream failed'));
   const limitExceeded = new GraphQLError(
     `Too many operations on this socket: at most ${opts.maxSubscriptions} at once (WS_MAX_SUBSCRIPTIONS); complete one first`,
     { extensions: { code: 'LIMIT_EXCEEDED' } });
@@ -96,38 +145,73 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
     execute: contained((args) => (args.rootValue as EnvelopRoot).execute(args)),
     subscribe: contained((args) => (args.rootValue as EnvelopRoot).subscribe(args)),
     // Whatever goes wrong here is returned as errors for this operation only: a throw would close the socket (4500).
-    onSubscribe: async (ctx, _id, params) => {
-      let principal: Principal | undefined;
-      if (keys) {
-        const who = keys.authenticate(presented.get(ctx.extra));
-        if (typeof who === 'string') return [authError(who)];
-        principal = who;
+    onSubscribe: async (ctx, id, params) => {
+      const ops = opsOf(ctx.extra.socket);
+      if (ops.starting.has(id)) {
+        // graphql-ws tracks operations by id alone: this one would take over the slot of the earlier one
+        // (completed, else graphql-ws would have closed with 4409), which would then run on unseen. Refuse
+        // it, answering here: graphql-ws' entry for it goes first, so that graphql-ws sends nothing for it
+        // and the earlier one, once set up, finds its id gone (onOperation ends it).
+        delete ctx.subscriptions[id];
+        ctx.extra.socket.send(stringifyMessage({ id, type: MessageType.Error, payload: [reused(id).toJSON()] }));
+        return [reused(id)];
       }
-      // This operation is already counted.
-      if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptions) return [limitExceeded];
-      try {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = app.getEnveloped({
-          ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, principal,
-        });
-        const args: ExecutionArgs = {
-          schema,
-          operationName: params.operationName,
-          document: parse(params.query), // throws on syntax errors and on the query limits (graphql-armor)
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        return errors.length ? errors.map((e: GraphQLError) => mask(e, e.message) as GraphQLError) : args;
-      } catch (err) {
-        return [mask(err, 'Unexpected error.') as GraphQLError];
-      }
+      ops.starting.add(id); // until onOperation
+      const prepared = await prepare(ctx, params);
+      if (Array.isArray(prepared)) ops.starting.delete(id);
+      return prepared;
+    },
+    // Always reached once onSubscribe has returned arguments (they carry an operation, context and root).
+    onOperation: (ctx, id, _params, _args, result) => {
+      const ops = opsOf(ctx.extra.socket);
+      ops.starting.delete(id);
+      if (!isAsyncIterable(result)) return;
+      const stream = tracked((result as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator](), ops.streams);
+      // Completed, or its socket closed, while it was being set up: nothing would ever read it.
+      if (ops.closed || !(id in ctx.subscriptions)) end(stream);
+      return stream;
     },
   }, wss);
+
+  async function prepare(ctx: Context<Record<string, unknown> | undefined, Extra>, params: SubscribePayload): Promise<ExecutionArgs | GraphQLError[]> {
+    let principal: Principal | undefined;
+    if (keys) {
+      const who = keys.authenticate(presented.get(ctx.extra));
+      if (typeof who === 'string') return [authError(who)];
+      principal = who;
+    }
+    // This operation is already counted.
+    if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptions) return [limitExceeded];
+    try {
+      const { schema, execute, subscribe, contextFactory, parse, validate } = app.getEnveloped({
+        ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, principal,
+      });
+      const document = parse(params.query); // throws on syntax errors and on the query limits (graphql-armor)
+      const errors = validate(schema, document);
+      if (errors.length) return errors.map((e: GraphQLError) => mask(e, e.message) as GraphQLError);
+      // graphql-ws' own check, made here: failing it there would skip onOperation.
+      if (!getOperationAST(document, params.operationName)) return [new GraphQLError('Unable to identify operation')];
+      return {
+        schema,
+        operationName: params.operationName,
+        document,
+        variableValues: params.variables,
+        contextValue: await contextFactory(),
+        rootValue: { execute, subscribe },
+      };
+    } catch (err) {
+      return [mask(err, 'Unexpected error.') as GraphQLError];
+    }
+  }
 
   // ws reports an oversized frame as a socket error after closing with 1009; graphql-ws would console.error
   // it as an internal error. Log it as what it is, a client's doing (added after graphql-ws' own listener).
   wss.on('connection', (socket) => {
+    socket.once('close', () => {
+      const ops = opsOf(socket);
+      ops.closed = true;
+      for (const stream of ops.streams) end(stream);
+    });
     const theirs = socket.listeners('error') as ((err: Error) => void)[];
     socket.removeAllListeners('error');
     socket.on('error', (err: Error & { code?: string }) => {
