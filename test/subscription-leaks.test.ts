@@ -4,7 +4,7 @@
 // client is gone, or was refused, hub.subscriberCount is back where it started.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveGateway, sleep, until, type LiveGateway } from './live-helpers.js';
-import { rawSocket } from './raw-clients.js';
+import { rawSocket, sseEvents } from './raw-clients.js';
 
 const INVENTORY = 'subscription { inventoryChanged { cursor } }';
 const POLICY = 'subscription { policyFlipped { cursor } }';
@@ -78,6 +78,67 @@ describe('graphql-ws', () => {
     }
     await sleep(300);
     for (const s of sockets) s.ws.terminate(); // no close frame: the TCP connection just goes
+    await backTo(base);
+  });
+});
+
+describe('SSE', () => {
+  const sse = (accept: string, body: unknown, signal?: AbortSignal) => fetch(gw.url, {
+    method: 'POST', signal, headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body),
+  });
+
+  it('subscriptions in a batch are refused with BAD_USER_INPUT, and none is registered', async () => {
+    const base = gw.hub.subscriberCount;
+    const res = await sse('text/event-stream', [{ query: INVENTORY }, { query: POLICY }]);
+    const events = [];
+    for await (const e of sseEvents(res)) events.push(e);
+    await backTo(base);
+    const next = events.find((e) => e.event === 'next');
+    const results = JSON.parse(next!.data) as any[];
+    expect(results).toHaveLength(2);
+    for (const r of results) {
+      expect(r.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(r.errors[0].message).toMatch(/not in a batch/);
+    }
+  });
+
+  it('a batch with one subscription among queries: the queries are answered, the subscription refused', async () => {
+    const base = gw.hub.subscriberCount;
+    const res = await sse('text/event-stream', [{ query: '{ __typename }' }, { query: INVENTORY }]);
+    const events = [];
+    for await (const e of sseEvents(res)) events.push(e);
+    await backTo(base);
+    const [query, sub] = JSON.parse(events.find((e) => e.event === 'next')!.data) as any[];
+    expect(query.data.__typename).toBe('Query');
+    expect(sub.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('Accept is read as media types: text/event-streamx is not SSE (406, nothing registered)', async () => {
+    const base = gw.hub.subscriberCount;
+    const res = await sse('text/event-streamx', { query: INVENTORY });
+    expect(res.status).toBe(406);
+    await res.text();
+    await backTo(base);
+  });
+
+  it('Accept is read as media types: case, parameters and lists are fine', async () => {
+    for (const accept of ['TEXT/EVENT-STREAM', 'text/event-stream; charset=utf-8', 'application/json, Text/Event-Stream;q=0.9']) {
+      const base = gw.hub.subscriberCount;
+      const abort = new AbortController();
+      const res = await sse(accept, { query: INVENTORY }, abort.signal);
+      expect(res.status, accept).toBe(200);
+      expect(res.headers.get('content-type'), accept).toMatch(/^text\/event-stream/);
+      await until(() => gw.hub.subscriberCount === base + 1);
+      abort.abort();
+      await backTo(base);
+    }
+  });
+
+  it('a subscription yoga would not serve as SSE (a charset other than utf-8) is ended, not left registered', async () => {
+    const base = gw.hub.subscriberCount;
+    const res = await sse('text/event-stream; charset=latin1', { query: INVENTORY });
+    expect(res.status).toBe(406);
+    await res.text();
     await backTo(base);
   });
 });

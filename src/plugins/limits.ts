@@ -49,15 +49,43 @@ export function useLoadShedding(maxInFlight: number): Plugin {
 
 /**
  * A subscription over plain HTTP (JSON accept, or inside a batch) would get an
- * empty answer or a bare 406; say instead which transports carry it.
+ * empty answer or a bare 406, and stay registered with nothing to read it; say
+ * instead which transports carry it.
  */
 export function useStreamingTransports(): Plugin {
+  // Media types compared as such: split on commas, parameters dropped, any case (yoga's SSE match, less */* and text/*).
+  const acceptsEventStream = (accept: string | null) =>
+    accept?.split(',').some((type) => type.split(';')[0]!.trim().toLowerCase() === 'text/event-stream') ?? false;
+  const isStream = (x: unknown): x is AsyncIterable<unknown> =>
+    typeof (x as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
+  const batches = new WeakSet<Request>(); // requests whose body is a batch (a JSON array)
+  const refusal = () => new DomainError('BAD_USER_INPUT',
+    'Subscriptions need a streaming transport: graphql-ws, or SSE (POST with accept: text/event-stream, not in a batch)');
+  const end = async (stream: AsyncIterable<unknown>) => {
+    try {
+      await stream[Symbol.asyncIterator]().return?.();
+    } catch { /* ended is all that matters */ }
+  };
   return {
+    onRequestParse: ({ request }) => ({
+      onRequestParseDone({ requestParserResult }) {
+        if (Array.isArray(requestParserResult)) batches.add(request);
+      },
+    }),
     onSubscribe({ args, setResultAndStopExecution }) {
       const request = (args.contextValue as { request?: Request }).request;
-      if (!request || request.headers.get('accept')?.includes('text/event-stream')) return; // graphql-ws, SSE
-      setResultAndStopExecution({ errors: [new DomainError('BAD_USER_INPUT',
-        'Subscriptions need a streaming transport: graphql-ws, or SSE (POST with accept: text/event-stream, not in a batch)')] });
+      if (!request) return; // graphql-ws
+      if (acceptsEventStream(request.headers.get('accept')) && !batches.has(request)) return; // SSE
+      setResultAndStopExecution({ errors: [refusal()] });
+    },
+    // Safety net: a stream that will not be served (no result processor took it, or it sits in a batch,
+    // whose answer is one JSON value) would stay registered with nothing to read it. End it.
+    onResultProcess({ result, resultProcessor, setResult }) {
+      if (Array.isArray(result)) {
+        if (result.some(isStream)) setResult(result.map((r) => (isStream(r) ? (void end(r), { errors: [refusal()] }) : r)));
+      } else if (isStream(result) && !resultProcessor) {
+        void end(result);
+      }
     },
   };
 }
