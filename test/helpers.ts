@@ -10,6 +10,8 @@ import { createSql, type Sql } from '../src/db/client.js';
 import { createLogger } from '../src/logger.js';
 import type { SnapshotOptions } from '../src/reads/snapshot.js';
 
+type PoolSettings = Parameters<typeof createSql>[1];
+
 export interface GqlResponse<T = any> {
   status: number;
   data?: T;
@@ -25,10 +27,18 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export function testGateway(opts: SnapshotOptions & { production?: boolean; url?: string } = {}): TestGateway {
+export interface TestGatewayOptions extends SnapshotOptions {
+  production?: boolean;
+  /** The database (default: the run's). */
+  url?: string;
+  /** Pool size and timeouts (default: 10 connections, 2 s to connect, 5 s per statement). */
+  pool?: PoolSettings;
+}
+
+export function testGateway(opts: TestGatewayOptions = {}): TestGateway {
   const statements: string[] = [];
   const url = opts.url ?? inject('databaseUrl');
-  const sql = createSql(url, { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 },
+  const sql = createSql(url, opts.pool ?? { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 },
     (_conn, query) => statements.push(query));
   const app = createApp({ sql, logger: createLogger('silent'), production: opts.production, ...opts });
   return {
@@ -88,9 +98,9 @@ export function ok<T>(res: GqlResponse<T>): T {
 }
 
 /** A gateway on a database of its own (below); close() also drops the database. */
-export async function ownGateway(): Promise<TestGateway> {
+export async function ownGateway(opts: Omit<TestGatewayOptions, 'url'> = {}): Promise<TestGateway> {
   const db = await ownDatabase();
-  const gw = testGateway({ url: db.url });
+  const gw = testGateway({ ...opts, url: db.url });
   return { ...gw, async close() { await gw.close(); await db.drop(); } };
 }
 

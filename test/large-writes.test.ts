@@ -2,49 +2,21 @@
 // recordEvents) succeed through the API under the default statement timeout
 // (PG_STATEMENT_TIMEOUT_MS, 2 s), with the right `previous` and change-log entries.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createSql, type Sql } from '../src/db/client.js';
-import { createLogger } from '../src/logger.js';
 import { MAX_EVENTS, MAX_ITEMS } from '../src/schema/inputs.js';
-import { ok, ownDatabase, uid, type GqlResponse } from './helpers.js';
+import { ok, ownGateway, uid, type TestGateway } from './helpers.js';
 
 const UPSERT = `mutation($items: [ItemInput!]!) {
   upsertItems(items: $items) { count stockChanges { sku available reserved previous } } }`;
 const RECORD = `mutation($events: [EventInput!]!) { recordEvents(events: $events) { accepted stock { sku available previous } } }`;
 
-interface Gw { sql: Sql; gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>>; close(): Promise<void> }
-
-/** A gateway with the production defaults: pool, timeouts. */
-function gateway(url: string): Gw {
-  const c = loadConfig({});
-  const sql = createSql(url, c);
-  const app: App = createApp({ sql, logger: createLogger('silent') });
-  return {
-    sql,
-    async gql(query, variables) {
-      const res = await app.fetch('http://test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-        body: JSON.stringify({ query, variables }),
-      });
-      return { ...((await res.json()) as GqlResponse), status: res.status };
-    },
-    close: () => sql.end({ timeout: 5 }),
-  };
-}
-
-// 10,000 change-log entries would flood other files' unfiltered subscribers: a database of its own.
-let db: Awaited<ReturnType<typeof ownDatabase>>;
-let gw: Gw;
+// 10,000 change-log entries would flood other files' unfiltered subscribers: a database of its own,
+// and a gateway with the production defaults (pool, timeouts).
+let gw: TestGateway;
 beforeAll(async () => {
-  db = await ownDatabase();
-  gw = gateway(db.url);
+  gw = await ownGateway({ pool: loadConfig({}) });
 });
-afterAll(async () => {
-  await gw?.close();
-  await db?.drop();
-});
+afterAll(() => gw?.close());
 
 const name = (p: string, i: number) => `${p}-${String(i).padStart(5, '0')}`;
 const item = (sku: string, available: number) => ({ sku, title: `Item ${sku}`, category: 'big', priceMinor: 100, currency: 'EUR', available });

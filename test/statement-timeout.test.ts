@@ -2,11 +2,8 @@
 // longer than PG_STATEMENT_TIMEOUT_MS, nothing was written, split the batch.
 // Never UNAVAILABLE ("retry shortly"): the database is up, and the same batch
 // would time out again.
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createApp } from '../src/app.js';
-import { createSql } from '../src/db/client.js';
-import { createLogger } from '../src/logger.js';
-import { ok, testGateway, uid, type GqlResponse } from './helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ok, testGateway, uid } from './helpers.js';
 
 const UPSERT = `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { count } }`;
 const RECORD = `mutation($events: [EventInput!]!) { recordEvents(events: $events) { accepted } }`;
@@ -14,21 +11,11 @@ const SET = `mutation($s: ID!) { setInventory(sku: $s, available: 1) { available
 
 const gw = testGateway();
 // The same schema with a 200 ms statement timeout.
-const shortSql = createSql(inject('databaseUrl'), { poolMax: 4, connectTimeoutSeconds: 2, statementTimeoutMs: 200 });
-const short = createApp({ sql: shortSql, logger: createLogger('silent') });
+const short = testGateway({ pool: { poolMax: 4, connectTimeoutSeconds: 2, statementTimeoutMs: 200 } });
 afterAll(async () => {
-  await shortSql.end({ timeout: 5 });
+  await short.close();
   await gw.close();
 });
-
-async function gqlShort(query: string, variables: Record<string, unknown>): Promise<GqlResponse> {
-  const res = await short.fetch('http://test/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { ...((await res.json()) as GqlResponse), status: res.status };
-}
 
 const item = (sku: string) => ({ sku, title: `Item ${sku}`, category: 'slow', priceMinor: 100, currency: 'EUR', available: 5 });
 
@@ -50,9 +37,9 @@ describe('statement timeout', () => {
     try {
       await isLocked;
       const results = await Promise.all([
-        gqlShort(UPSERT, { items: skus.map((s) => ({ ...item(s), available: 9 })) }),
-        gqlShort(RECORD, { events: skus.map((sku) => ({ kind: 'PURCHASE', userId: `${p}-u`, sku })) }),
-        gqlShort(SET, { s: skus[1] }),
+        short.gql(UPSERT, { items: skus.map((s) => ({ ...item(s), available: 9 })) }),
+        short.gql(RECORD, { events: skus.map((sku) => ({ kind: 'PURCHASE', userId: `${p}-u`, sku })) }),
+        short.gql(SET, { s: skus[1] }),
       ]);
       for (const res of results) {
         expect(res.data).toBeNull();
