@@ -1,7 +1,7 @@
 // graphql-ws bounds: a bad operation fails alone, frames and operations per
 // socket are bounded, sockets per key are bounded, and none of it hurts the
 // other sockets. Own databases: the per-key part needs keys (auth on).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createKey } from '../src/auth/keys.js';
 import { loadConfig } from '../src/config.js';
 import { DECISION, ownDatabase } from './helpers.js';
@@ -120,12 +120,22 @@ describe('auth off (no keys)', () => {
     await until(() => gw.hub.subscriberCount === base);
   });
 
+  it('with auth off any connectionParams are let in, even an authorization that cannot be made a string', async () => {
+    const consoleError = vi.spyOn(console, 'error');
+    const s = await rawSocket(gw.wsUrl);
+    await s.init({ authorization: { toString: 1 } });
+    s.close();
+    expect(consoleError).not.toHaveBeenCalled();
+  });
+
   it('with auth off there is no key, so no per-key socket bound', async () => {
     const sockets = await Promise.all([1, 2, 3].map(() => rawSocket(gw.wsUrl)));
     for (const s of sockets) await s.init(); // WS_MAX_SOCKETS_PER_KEY is 2 here
     for (const s of sockets) s.close();
   });
 });
+
+afterEach(() => { vi.restoreAllMocks(); });
 
 describe('auth on', () => {
   let db: Awaited<ReturnType<typeof ownDatabase>>;
@@ -166,5 +176,22 @@ describe('auth on', () => {
       return ok;
     });
     for (const s of [second, other]) s.close();
+  });
+
+  it('an authorization that is not a string is no key: 4401, whatever it holds, with nothing on the console', async () => {
+    const consoleError = vi.spyOn(console, 'error');
+    for (const authorization of [{ toString: 1 }, { toString: 'x' }, [`Bearer ${keys[1]}`], 42, true, {}]) {
+      const s = await rawSocket(gw.wsUrl);
+      await expect(s.init({ authorization })).rejects.toThrow(/socket closed/);
+      const closed = await s.closed;
+      expect([closed.code, closed.reason], JSON.stringify(authorization)).toEqual([4401, 'invalid or revoked API key']);
+    }
+    const none = await rawSocket(gw.wsUrl);
+    await expect(none.init({ authorization: null })).rejects.toThrow(/socket closed/);
+    expect((await none.closed).reason).toBe('missing API key');
+    const ok = await rawSocket(gw.wsUrl);
+    await ok.init({ Authorization: `Bearer ${keys[1]}` });
+    ok.close();
+    expect(consoleError).not.toHaveBeenCalled();
   });
 });

@@ -75,6 +75,9 @@ function tracked<T>(it: AsyncIterator<T>, streams: Set<AsyncIterator<unknown>>):
   return self;
 }
 
+// A non-string Authorization (an object, a number) is presented as this: no key looks like it.
+const UNREADABLE_KEY = 'unreadable';
+
 export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebSocketServer {
   const { keys, logger } = opts;
   const wss = new WebSocketServer({ server, path: app.graphqlEndpoint, maxPayload: opts.maxPayloadBytes });
@@ -128,7 +131,9 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
       if (!keys) return true;
       const socket = ctx.extra.socket;
       const params = ctx.connectionParams ?? {};
-      const authorization = String(params.authorization ?? params.Authorization ?? '');
+      const presentedKey = params.authorization ?? params.Authorization;
+      // Never String() it: a client's object can make that throw (a 4500 and a stack trace).
+      const authorization = typeof presentedKey === 'string' ? presentedKey : presentedKey == null ? '' : UNREADABLE_KEY;
       const who = keys.authenticate(authorization);
       if (typeof who === 'string') {
         socket.close(...CLOSE_FOR[who]);
