@@ -1,9 +1,12 @@
 // Test harness: a gateway on the run's database, queried through yoga's fetch
 // (the full HTTP handling, without a socket), counting real SQL statements.
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { inject } from 'vitest';
-import { migrate } from '../src/db/migrate.js';
+import { migrate, migrationsFolder } from '../src/db/migrate.js';
 import { withDatabase } from './global-setup.js';
 import { createApp } from '../src/app.js';
 import { createSql, type Sql } from '../src/db/client.js';
@@ -104,16 +107,54 @@ export async function ownGateway(opts: Omit<TestGatewayOptions, 'url'> = {}): Pr
   return { ...gw, async close() { await gw.close(); await db.drop(); } };
 }
 
-/** A database of its own, for tests that touch shared tables as a whole (retention, pruning). */
-export async function ownDatabase({ migrated = true } = {}): Promise<{ url: string; drop(): Promise<void> }> {
+export interface Journal { entries: { idx: number; when: number; tag: string }[] }
+export const readJournal = (folder: string): Journal =>
+  JSON.parse(fs.readFileSync(path.join(folder, 'meta', '_journal.json'), 'utf8')) as Journal;
+
+/**
+ * A migrations folder holding only the first `count` migrations (SQL files and
+ * journal entries), optionally with some files' text replaced (by tag): migrate()
+ * to it leaves a database in that earlier state. Remove it with fs.rmSync.
+ */
+export function migrationsUpTo(count: number, replace: Record<string, string> = {}): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-mig-'));
+  const journal = readJournal(migrationsFolder);
+  journal.entries = journal.entries.slice(0, count);
+  fs.mkdirSync(path.join(dir, 'meta'));
+  fs.writeFileSync(path.join(dir, 'meta', '_journal.json'), JSON.stringify(journal));
+  for (const { tag } of journal.entries) {
+    fs.copyFileSync(replace[tag] ?? path.join(migrationsFolder, `${tag}.sql`), path.join(dir, `${tag}.sql`));
+  }
+  return dir;
+}
+
+/**
+ * A database of its own, for tests that touch shared tables as a whole (retention, pruning) or start from an
+ * earlier schema: with `upTo`, only the first `upTo` migrations are applied (see migrationsUpTo).
+ * `sql` is one connection to it (opened on first use); drop() closes it and drops the database.
+ */
+export async function ownDatabase({ upTo, replace }: { upTo?: number; replace?: Record<string, string> } = {},
+): Promise<{ url: string; sql: postgres.Sql; drop(): Promise<void> }> {
   const admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => {} });
   const name = `gw_own_${Date.now()}_${randomUUID().slice(0, 6)}`;
   await admin.unsafe(`create database ${name}`);
   const url = withDatabase(inject('adminUrl'), name);
-  if (migrated) await migrate(url);
+  if (upTo === undefined) {
+    await migrate(url);
+  } else {
+    const folder = migrationsUpTo(upTo, replace);
+    try {
+      await migrate(url, folder);
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  }
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
   return {
     url,
+    sql,
     async drop() {
+      await sql.end();
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end();
     },

@@ -5,39 +5,17 @@
 // database that ran the old text).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { migrate, migrationsFolder } from '../src/db/migrate.js';
 import { CLICKS_30S_SLOTS, SALES_5M_SLOTS, SALES_5S_SLOTS } from '../src/db/schema.js';
-import { DECISION, ok, ownDatabase, RECORD, testGateway } from './helpers.js';
+import { DECISION, ok, ownDatabase, readJournal, RECORD, testGateway } from './helpers.js';
 
 const fixtures = new URL('./fixtures/', import.meta.url);
 const fixture = (name: string) => new URL(name, fixtures).pathname;
 // 0003 as it landed in 52dd764 (NOT NULL zero-filled rings, 5-argument velocity_push).
 const ORIGINAL_0003 = fixture('0003_velocity_rings.52dd764.sql');
-
-interface Journal { entries: { idx: number; when: number; tag: string }[] }
-const readJournal = (folder: string): Journal =>
-  JSON.parse(fs.readFileSync(path.join(folder, 'meta', '_journal.json'), 'utf8')) as Journal;
-
-/**
- * A migrations folder holding only the first `count` migrations (SQL files and
- * journal entries), optionally with some files' text replaced: migrate() to it
- * leaves a database in that earlier state. Remove it with fs.rmSync.
- */
-function migrationsUpTo(count: number, replace: Record<string, string> = {}): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-mig-'));
-  const journal = readJournal(migrationsFolder);
-  journal.entries = journal.entries.slice(0, count);
-  fs.mkdirSync(path.join(dir, 'meta'));
-  fs.writeFileSync(path.join(dir, 'meta', '_journal.json'), JSON.stringify(journal));
-  for (const { tag } of journal.entries) {
-    fs.copyFileSync(replace[tag] ?? path.join(migrationsFolder, `${tag}.sql`), path.join(dir, `${tag}.sql`));
-  }
-  return dir;
-}
 
 const sha256 = (file: string) =>
   createHash('sha256').update(fs.readFileSync(file, 'utf8').replace(/\r\n/g, '\n')).digest('hex');
@@ -155,39 +133,31 @@ describe('upgrading to the current schema', () => {
 
   beforeAll(async () => {
     const db = await ownDatabase();
-    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
     try {
-      head = await schemaOf(sql);
+      head = await schemaOf(db.sql);
     } finally {
-      await sql.end();
       await db.drop();
     }
   });
 
   it('0004 (the 0003 repair) run again on the schema it produced changes nothing', async () => {
-    const db = await ownDatabase({ migrated: false });
-    const folder = migrationsUpTo(5);
-    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const db = await ownDatabase({ upTo: 5 });
+    const { sql } = db;
     try {
-      await migrate(db.url, folder);
       const before = await schemaOf(sql);
       const repair = fs.readFileSync(path.join(migrationsFolder, '0004_velocity_rings_repair.sql'), 'utf8');
       for (const stmt of repair.split('--> statement-breakpoint')) await sql.unsafe(stmt);
       expect(await schemaOf(sql)).toEqual(before);
     } finally {
-      await sql.end();
-      fs.rmSync(folder, { recursive: true, force: true });
       await db.drop();
     }
   });
 
   it.each(STATES)('from $state: same schema as a fresh database, prior data kept, clicks and purchases counted', async ({ count, replace }) => {
-    const db = await ownDatabase({ migrated: false });
-    const folder = migrationsUpTo(count, replace);
-    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const db = await ownDatabase({ upTo: count, replace });
+    const { sql } = db;
     const gw = testGateway({ url: db.url });
     try {
-      await migrate(db.url, folder);
       await seed(sql, count, replace !== undefined);
       await migrate(db.url);
       // What src/writes/velocity.ts and src/reads/decision-sql.ts call, and nothing else.
@@ -228,18 +198,14 @@ describe('upgrading to the current schema', () => {
       expect(await schemaOf(sql)).toEqual(head);
     } finally {
       await gw.close();
-      await sql.end();
-      fs.rmSync(folder, { recursive: true, force: true });
       await db.drop();
     }
   });
 
   it('a cold SKU upgraded from the original 0003 loses its zero-filled rings (ring_sec 0: never read)', async () => {
-    const db = await ownDatabase({ migrated: false });
-    const folder = migrationsUpTo(4, { '0003_velocity_rings': ORIGINAL_0003 });
-    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const db = await ownDatabase({ upTo: 4, replace: { '0003_velocity_rings': ORIGINAL_0003 } });
+    const { sql } = db;
     try {
-      await migrate(db.url, folder);
       await seed(sql, 4, true);
       await migrate(db.url);
       const rows = await sql`
@@ -251,8 +217,6 @@ describe('upgrading to the current schema', () => {
         { sku: 'm-hot', written: true, s: SALES_5S_SLOTS, m: SALES_5M_SLOTS, c: CLICKS_30S_SLOTS },
       ]);
     } finally {
-      await sql.end();
-      fs.rmSync(folder, { recursive: true, force: true });
       await db.drop();
     }
   });

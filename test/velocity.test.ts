@@ -3,13 +3,10 @@
 // covering its stated length at its stated slot (a sale 4.9 s old counts, 5.1 s
 // does not); windows that saturate at the largest GraphQL Int instead of failing
 // the decision; and upgrades from every earlier layout keeping every window.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrate, migrationsFolder } from '../src/db/migrate.js';
+import { migrate } from '../src/db/migrate.js';
 import { CLICKS_30S_SLOTS, RING_CEILING, SALES_5M_SLOTS, SALES_5S_SLOTS } from '../src/db/schema.js';
 import { readState } from '../src/reads/decision-sql.js';
 import { MAX_EVENT_QUANTITY, MAX_EVENTS, MAX_STOCK } from '../src/schema/inputs.js';
@@ -226,25 +223,12 @@ describe('no counter makes a decision fail', () => {
   });
 });
 
-/** A copy of the migrations folder with only the migrations before `tag`. Remove it with fs.rmSync. */
-function migrationsBefore(tag: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-mig-'));
-  fs.cpSync(migrationsFolder, dir, { recursive: true });
-  const journalFile = path.join(dir, 'meta', '_journal.json');
-  const journal = JSON.parse(fs.readFileSync(journalFile, 'utf8'));
-  journal.entries = journal.entries.filter((e: { tag: string }) => e.tag < tag);
-  fs.writeFileSync(journalFile, JSON.stringify(journal));
-  return dir;
-}
-
 describe('upgrading', () => {
   it('from per-second checkpoint rows keeps every window', async () => {
     // Migrate a database only up to 0002 (checkpoint rows), write a history there, then upgrade.
-    const db = await ownDatabase({ migrated: false });
-    const old = migrationsBefore('0003');
-    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const db = await ownDatabase({ upTo: 3 });
+    const { sql } = db;
     try {
-      await migrate(db.url, old);
       const [{ s }] = (await sql`select floor(extract(epoch from now()))::int as s`) as unknown as [{ s: number }];
       await sql`insert into items (sku, title, category) values ('up-1', 'Up', 'c'), ('up-2', 'Quiet', 'c')`;
       // 5 sales 400 s ago, 3 more 100 s ago, 2 more 2 s ago; clicks 4 at 60 s ago, 1 at 2 s ago.
@@ -263,18 +247,14 @@ describe('upgrading', () => {
       const [gone] = await sql`select to_regclass('velocity_seconds') as t`;
       expect(gone!.t).toBeNull();
     } finally {
-      await sql.end();
-      fs.rmSync(old, { recursive: true, force: true });
       await db.drop();
     }
   });
 
   it('from per-second rings (0003/0004) carries every window: exact per second; 100 ms slots place each second\'s units at its end', async () => {
-    const db = await ownDatabase({ migrated: false });
-    const old = migrationsBefore('0005');
-    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const db = await ownDatabase({ upTo: 5 }); // up to 0004: per-second rings
+    const { sql } = db;
     try {
-      await migrate(db.url, old);
       const secAmount = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 9 }) },
         { weight: 1, arbitrary: fc.integer({ min: 1_000_000_000, max: 3_000_000_000 }) });
       const histories = fc.sample(fc.array(fc.record({
@@ -336,8 +316,6 @@ describe('upgrading', () => {
         from sku_counters where sku = 'old-cold'`;
       expect(rows).toEqual([{ sku: 'old-cold', s: 0, c: 0, ring_ds: '0', cold: true }]);
     } finally {
-      await sql.end();
-      fs.rmSync(old, { recursive: true, force: true });
       await db.drop();
     }
   });
