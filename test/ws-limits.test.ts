@@ -6,6 +6,7 @@ import { createKey } from '../src/auth/keys.js';
 import { loadConfig } from '../src/config.js';
 import { DECISION, ownDatabase } from './helpers.js';
 import { liveGateway, post, until, wsClient, type LiveGateway } from './live-helpers.js';
+import WebSocket from 'ws';
 import { rawSocket, within } from './raw-clients.js';
 
 const SUB = 'subscription { inventoryChanged(skus: ["lim-a"]) { sku available } }';
@@ -118,6 +119,29 @@ describe('auth off (no keys)', () => {
     expect(s.ws.readyState).toBe(s.ws.OPEN);
     s.close();
     await until(() => gw.hub.subscriberCount === base);
+  });
+
+  it('a client sending next, error or connection_ack gets a clean 4400, with nothing on the console', async () => {
+    const consoleError = vi.spyOn(console, 'error');
+    for (const frame of [
+      { id: 'n', type: 'next', payload: { data: { x: 1 } } },
+      { id: 'e', type: 'error', payload: [{ message: 'boom' }] },
+      { type: 'connection_ack' },
+    ]) {
+      const s = await rawSocket(gw.wsUrl);
+      await s.init();
+      s.send(frame);
+      const closed = await within(s.closed, 5000, 'close');
+      expect([closed.code, closed.reason], frame.type).toEqual([4400, `Invalid message received: ${frame.type} is sent by servers only`]);
+    }
+    expect(consoleError).not.toHaveBeenCalled();
+  });
+
+  it('a socket without the graphql-transport-ws subprotocol is closed with 4406', async () => {
+    const ws = new WebSocket(gw.wsUrl);
+    ws.on('error', () => {});
+    const closed = await within(new Promise<number>((resolve) => ws.on('close', resolve)), 5000, 'close');
+    expect(closed).toBe(4406);
   });
 
   it('with auth off any connectionParams are let in, even an authorization that cannot be made a string', async () => {

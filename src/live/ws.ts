@@ -8,8 +8,8 @@
 // the operation is still being set up.
 import type { Server } from 'node:http';
 import { GraphQLError, getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { CloseCode, MessageType, stringifyMessage, type Context, type SubscribePayload } from 'graphql-ws';
-import { useServer, type Extra } from 'graphql-ws/use/ws';
+import { CloseCode, handleProtocols, makeServer, MessageType, parseMessage, stringifyMessage, type Context, type SubscribePayload } from 'graphql-ws';
+import type { Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { App } from '../app.js';
 import { authError } from '../auth/check.js';
@@ -75,12 +75,24 @@ function tracked<T>(it: AsyncIterator<T>, streams: Set<AsyncIterator<unknown>>):
   return self;
 }
 
+const KEEP_ALIVE_MS = 12_000; // graphql-ws' useServer default
+
+/** The type of a well-formed graphql-ws message that only servers send (next, error, connection_ack), else undefined. */
+function serverOnlyType(text: string): string | undefined {
+  try {
+    const { type } = parseMessage(text);
+    return type === MessageType.Next || type === MessageType.Error || type === MessageType.ConnectionAck ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 // A non-string Authorization (an object, a number) is presented as this: no key looks like it.
 const UNREADABLE_KEY = 'unreadable';
 
 export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebSocketServer {
   const { keys, logger } = opts;
-  const wss = new WebSocketServer({ server, path: app.graphqlEndpoint, maxPayload: opts.maxPayloadBytes });
+  const wss = new WebSocketServer({ server, path: app.graphqlEndpoint, maxPayload: opts.maxPayloadBytes, handleProtocols });
   const presented = new WeakMap<object, string>(); // the socket's Authorization value, re-checked per operation
   const byPrincipal = new Map<string, Set<WebSocket>>();
   const mask = maskError((err) => logger.error({ err }, 'unexpected error in a graphql-ws operation'),
@@ -125,7 +137,7 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
     });
   };
 
-  useServer({
+  const graphqlWs = makeServer<Record<string, unknown> | undefined, Extra>({
     // Refusals close the socket with our own code and reason; returning false then makes graphql-ws' 4403 a no-op.
     onConnect: (ctx) => {
       if (!keys) return true;
@@ -176,7 +188,7 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
       if (ops.closed || !(id in ctx.subscriptions)) end(stream);
       return stream;
     },
-  }, wss);
+  });
 
   async function prepare(ctx: Context<Record<string, unknown> | undefined, Extra>, params: SubscribePayload): Promise<ExecutionArgs | GraphQLError[]> {
     let principal: Principal | undefined;
@@ -209,19 +221,46 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
     }
   }
 
-  // ws reports an oversized frame as a socket error after closing with 1009; graphql-ws would console.error
-  // it as an internal error. Log it as what it is, a client's doing (added after graphql-ws' own listener).
-  wss.on('connection', (socket) => {
-    socket.once('close', () => {
+  // graphql-ws' protocol on ws sockets: useServer's glue, with the errors it would console.error logged
+  // (or, when they are the client's doing, answered) instead.
+  wss.on('error', (err) => logger.error({ err }, 'WebSocket server error'));
+  wss.on('connection', (socket, request) => {
+    let alive = true; // a socket that has not answered the previous ping by the next one is dropped
+    const keepAlive = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, KEEP_ALIVE_MS);
+    socket.on('pong', () => { alive = true; });
+    const closed = graphqlWs.opened({
+      protocol: socket.protocol,
+      send: (data) => new Promise<void>((resolve, reject) => {
+        if (socket.readyState !== socket.OPEN) return resolve();
+        socket.send(data, (err) => (err ? reject(err) : resolve()));
+      }),
+      close: (code, reason) => socket.close(code, reason),
+      onMessage: (handle) => socket.on('message', (data) => {
+        const text = String(data);
+        handle(text).catch((err: unknown) => {
+          // graphql-ws throws on a well-formed message of a type only servers send: the client's doing.
+          const type = serverOnlyType(text);
+          if (type) return socket.close(CloseCode.BadRequest, `Invalid message received: ${type} is sent by servers only`);
+          logger.error({ err }, 'unexpected error handling a graphql-ws message; socket closed (4500)');
+          socket.close(CloseCode.InternalServerError, 'Internal server error');
+        });
+      }),
+    }, { socket, request });
+    socket.once('close', (code, reason) => {
+      clearInterval(keepAlive);
+      closed(code, String(reason)).catch((err: unknown) => logger.error({ err }, 'graphql-ws close handling failed'));
       const ops = opsOf(socket);
       ops.closed = true;
       for (const stream of ops.streams) end(stream);
     });
-    const theirs = socket.listeners('error') as ((err: Error) => void)[];
-    socket.removeAllListeners('error');
+    // ws closes the socket itself on a bad frame (1009 oversized, 1002, 1007) and then reports it here.
     socket.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') logger.warn({ limit: opts.maxPayloadBytes }, 'graphql-ws frame over WS_MAX_PAYLOAD_BYTES; socket closed (1009)');
-      else for (const listener of theirs) listener.call(socket, err);
+      else logger.warn({ code: err.code, reason: err.message }, 'invalid WebSocket frame; socket closed');
     });
   });
   return wss;
