@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { builder } from '../builder.js';
 import { parseInput } from '../errors.js';
-import { lagBoundMs, type SnapshotSource as Source } from '../reads/replicas.js';
+import { lagBoundMs, type SnapshotSource } from '../reads/replicas.js';
 import { loadersOf } from '../reads/snapshot.js';
 import { CandidateContext, toCandidate } from './candidate.js';
 import { id, MAX_CANDIDATES } from './inputs.js';
@@ -10,7 +10,7 @@ import { UserContext } from './user.js';
 
 interface DecisionShape { userId: string; sessionId: string | null; candidates: string[]; region: string | null }
 
-const SnapshotSource = builder.enumType('SnapshotSource', {
+const SnapshotSourceRef = builder.enumType('SnapshotSource', {
   description: 'The server a snapshot was read on.',
   values: {
     PRIMARY: { description: 'The primary: as fresh as the database is.' },
@@ -18,7 +18,7 @@ const SnapshotSource = builder.enumType('SnapshotSource', {
   } as const,
 });
 
-const Snapshot = builder.objectRef<{ id: string; readAt: string; cursor: string; source: Source; lagMs: number }>('Snapshot').implement({
+const Snapshot = builder.objectRef<{ id: string; readAt: string; cursor: string; source: SnapshotSource; lagMs: number }>('Snapshot').implement({
   description: 'The one Postgres snapshot every number in this decision was read from.',
   fields: (t) => ({
     id: t.exposeString('id', { description: 'pg_current_snapshot() of the read transaction.' }),
@@ -26,7 +26,7 @@ const Snapshot = builder.objectRef<{ id: string; readAt: string; cursor: string;
     cursor: t.exposeString('cursor', {
       description: 'The newest change this snapshot sees: subscribe with `after: cursor` to continue from this exact state.',
     }),
-    source: t.field({ type: SnapshotSource, resolve: (s) => s.source, description: 'Where this snapshot was read.' }),
+    source: t.field({ type: SnapshotSourceRef, resolve: (s) => s.source, description: 'Where this snapshot was read.' }),
     lagMs: t.exposeInt('lagMs', {
       description: 'An upper bound, in ms, on how far behind the primary this snapshot may be (commits it may miss are at most this old); 0 on the primary.',
     }),
