@@ -84,7 +84,7 @@ function subscribe(live: LiveClient, cursor: string) {
   const resync = () => start().then(() => cursor);
   const error = (err: Error) => setStatus('error', err.message);
   live.subscribe({
-    query: 'subscription Stock($after: String) { inventoryChanged(after: $after) { cursor sku available previous cause committedAt } }',
+    query: 'subscription Stock($after: String) { inventoryChanged(after: $after) { cursor sku available reserved previous cause committedAt } }',
     after: cursor, resync,
   }, { next: onStock, error });
   live.subscribe({
@@ -94,12 +94,13 @@ function subscribe(live: LiveClient, cursor: string) {
   }, { next: onFlip, error });
 }
 
-function onStock(c: { cursor: string; sku: string; available: number; previous: number | null; cause: string; committedAt: string }) {
+function onStock(c: { cursor: string; sku: string; available: number; reserved: number | null; previous: number | null; cause: string; committedAt: string }) {
   const row = rows.get(c.sku);
   if (!row) return;
   const sold = (c.previous ?? c.available) - c.available;
   if (c.cause === 'PURCHASE' && sold > 0) row.sales.push({ at: Date.parse(c.committedAt), units: sold });
   row.available = c.available;
+  if (c.reserved !== null) row.reserved = c.reserved; // a reservation alone can make a SKU unsellable
   renderRow(row, true);
 }
 
