@@ -94,3 +94,31 @@ export async function pruneChanges(db: Queryable, retentionSeconds: number): Pro
     select (select count(*) from del)::text as pruned`;
   return Number(row?.pruned ?? 0);
 }
+
+/**
+ * One page of a subscriber's replay: the entries of `topic` (with one of `keys`,
+ * unless null) in (after, until], oldest first, at most `limit`. Filtered here,
+ * so a filter that matches little costs one statement over the range instead of
+ * every row fetched and parsed in Node; fewer than `limit` rows means the range
+ * is done. The pruned-through mark comes from the same statement, as in
+ * readChanges: past `after`, entries in the range may be gone (matching or not),
+ * and the caller must say so rather than skip them. The range runs on the
+ * primary key and topic and key are checked on every row it visits, so the
+ * caller keeps (after, until] short enough for one statement.
+ */
+export async function readReplayPage(
+  db: Queryable, filter: { topic: Change['topic']; keys: readonly string[] | null }, after: number, until: number, limit: number,
+): Promise<{ rows: LoggedChange[]; prunedThrough: number }> {
+  // The keys as a JSON object, tested with `?` (a binary search of its sorted keys) on each row the range
+  // visits. Not `key = any($keys)`: under plan_cache_mode=force_generic_plan that is a linear search of
+  // the array per row (1,000 keys over 10,000 rows: 0.4 s); not a semi-join on the unnested keys either:
+  // its generic plan depends on the table's statistics, and without them it re-reads the keys per row.
+  const keys = filter.keys === null ? db`` : db`and ${db.json(Object.fromEntries(filter.keys.map((k) => [k, 1])))} ? key`;
+  const [page] = await db<{ rows: { seq: string; topic: Change['topic']; key: string; payload: any; committedAt: Timestamp }[]; pruned: string }[]>`
+    select coalesce((select json_agg(c order by c.seq) from (
+             select seq, topic, key, payload, committed_at as "committedAt"
+             from change_log where seq > ${after} and seq <= ${until} and topic = ${filter.topic} ${keys}
+             order by seq limit ${limit}) c), '[]') as rows,
+           coalesce((select pruned_through from change_log_meta where id = 1), 0)::text as pruned`;
+  return { rows: page!.rows.map((r) => ({ ...r, seq: Number(r.seq) })), prunedThrough: Number(page!.pruned) };
+}

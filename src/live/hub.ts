@@ -5,7 +5,7 @@
 import type { Sql } from '../db/client.js';
 import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { CHANNEL, logBounds, readChanges, type LoggedChange } from './changelog.js';
+import { CHANNEL, logBounds, readChanges, readReplayPage, type LoggedChange } from './changelog.js';
 
 export interface HubOptions {
   sql: Sql;
@@ -33,6 +33,19 @@ export const cursorOf = (seq: number) => String(seq);
 const PING = 'ping';
 const LISTEN_CHECK_MS = 2000;
 
+/** Rows a replay statement returns at most. */
+export const REPLAY_PAGE = 500;
+/**
+ * Seqs a replay statement looks at: it filters in SQL, on every row of its range
+ * (the primary key gives the range, no index gives topic or key). The first
+ * statement looks at REPLAY_SCAN_FIRST, about what one unfiltered page did; each
+ * that comes back short looks twice as far, so a filter that matches nothing
+ * crosses a 30,000-entry log in 5 statements. Never past REPLAY_SCAN_MAX, so a
+ * statement stays well inside PG_STATEMENT_TIMEOUT_MS however long the log is
+ * (32,000 rows: tens of milliseconds).
+ */
+export const REPLAY_SCAN_FIRST = 1_000;
+export const REPLAY_SCAN_MAX = 32_000;
 function parseCursor(after: string): number {
   // The value is not echoed: it can be anything up to the request size.
   if (!/^\d{1,15}$/.test(after)) throw new DomainError('BAD_USER_INPUT', 'after: not a cursor from this gateway');
@@ -181,8 +194,10 @@ export class ChangeHub {
 class Subscriber implements AsyncIterableIterator<Delivery> {
   private readonly queue: LoggedChange[] = [];
   private readonly replayBuffer: LoggedChange[] = [];
+  private readonly keys: string[] | null;
   private enqueuedThrough: number;
   private replayedThrough: number;
+  private replayScan = REPLAY_SCAN_FIRST;
   private delivered: number;
   private ending: StreamEnd | null = null;
   private endDelivered = false;
@@ -196,6 +211,7 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
     this.delivered = start;
     this.replayedThrough = start;
     this.enqueuedThrough = Math.max(start, replayUntil);
+    this.keys = filter.keys && [...filter.keys];
   }
 
   private matches(c: LoggedChange): boolean {
@@ -259,13 +275,25 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
     return { value: undefined, done: true };
   }
 
-  /** Catch-up from the log, in pages, for what was dispatched before this subscriber joined. */
+  /**
+   * Catch-up from the log, for what was dispatched before this subscriber joined:
+   * one statement returns the next matching entries (at most REPLAY_PAGE) among
+   * the next replayScan seqs, so a filter that matches little reads little.
+   * Read only when the client has taken everything read before.
+   */
   private async replayPage(): Promise<void> {
-    const { rows, prunedThrough } = await readChanges(this.hub.opts.sql, this.replayedThrough, 500);
-    if (prunedThrough > this.replayedThrough) return this.expire(prunedThrough);
-    for (const c of rows) if (c.seq <= this.replayUntil && this.matches(c)) this.replayBuffer.push(c);
-    const last = rows.at(-1);
-    this.replayedThrough = !last || last.seq >= this.replayUntil ? this.replayUntil : last.seq;
+    const after = this.replayedThrough;
+    const until = Math.min(this.replayUntil, after + this.replayScan);
+    const page = await readReplayPage(this.hub.opts.sql, { topic: this.filter.topic, keys: this.keys }, after, until, REPLAY_PAGE);
+    // Pruned past what we have: entries of the range may be gone (the filter cannot tell which), so end, never skip.
+    if (page.prunedThrough > after) return this.expire(page.prunedThrough);
+    this.replayBuffer.push(...page.rows);
+    if (page.rows.length === REPLAY_PAGE) {
+      this.replayedThrough = page.rows.at(-1)!.seq;
+    } else {
+      this.replayedThrough = until; // all of (after, until] read: look further next time
+      this.replayScan = Math.min(2 * this.replayScan, REPLAY_SCAN_MAX);
+    }
   }
 
   private close(): void {
