@@ -2,6 +2,7 @@
 // LISTENs on one connection (postgres.js reconnects it and calls onlisten on
 // every reconnect), and on each wake-up re-reads the log from the last seq it
 // dispatched, so a lost connection or a missed NOTIFY loses nothing.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
 import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +18,8 @@ export interface HubOptions {
   pageSize?: number;
   /** Subscriptions one key may hold in this process, over every transport (MAX_SUBSCRIPTIONS_PER_KEY). */
   maxPerKey?: number;
+  /** Replay statements in flight at once, over all subscribers (the rest queue); default REPLAY_READS. */
+  replayReads?: number;
 }
 
 export interface Filter { topic: LoggedChange['topic']; keys: Set<string> | null }
@@ -46,6 +49,27 @@ export const REPLAY_PAGE = 500;
  */
 export const REPLAY_SCAN_FIRST = 1_000;
 export const REPLAY_SCAN_MAX = 32_000;
+/** Default replayReads: one of the feed pool's two connections; the follower keeps the other. */
+export const REPLAY_READS = 1;
+
+/** At most `limit` callers inside run() at once; the others wait in arrival order. */
+class Gate {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active < this.limit) this.active++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); else this.active--; // a waiter takes the slot over
+    }
+  }
+}
+
 function parseCursor(after: string): number {
   // The value is not echoed: it can be anything up to the request size.
   if (!/^\d{1,15}$/.test(after)) throw new DomainError('BAD_USER_INPUT', 'after: not a cursor from this gateway');
@@ -67,11 +91,15 @@ export class ChangeHub {
   private lastPing = 0;
   private unlisten: (() => Promise<void>) | undefined;
   private stopped = false;
+  /** Bounds what replays put on the process and the feed pool: 300 replays queue, they do not all read at once. */
+  readonly replayGate: Gate;
   listening = false;
   /** When this follower last read the log to its end (Date.now()): a stuck feed shows as a growing age. */
   caughtUpAt = Date.now();
 
-  constructor(readonly opts: HubOptions) {}
+  constructor(readonly opts: HubOptions) {
+    this.replayGate = new Gate(Math.max(1, opts.replayReads ?? REPLAY_READS));
+  }
 
   get subscriberCount(): number { return this.subscribers.size; }
   get dispatchedThrough(): number { return this.lastSeq; }
@@ -279,12 +307,20 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
    * Catch-up from the log, for what was dispatched before this subscriber joined:
    * one statement returns the next matching entries (at most REPLAY_PAGE) among
    * the next replayScan seqs, so a filter that matches little reads little.
-   * Read only when the client has taken everything read before.
+   * Read only when the client has taken everything read before, and through the
+   * hub's gate.
    */
   private async replayPage(): Promise<void> {
+    // Between pages, whatever else is ready runs first. Before the read, not after it: what it read is
+    // handed to the client in the same turn, before anything (an overflow of the live queue) can end it.
+    await nextTurn();
     const after = this.replayedThrough;
     const until = Math.min(this.replayUntil, after + this.replayScan);
-    const page = await readReplayPage(this.hub.opts.sql, { topic: this.filter.topic, keys: this.keys }, after, until, REPLAY_PAGE);
+    const page = await this.hub.replayGate.run(async () => {
+      if (this.closed || this.ending) return null; // gone while queued: read nothing
+      return readReplayPage(this.hub.opts.sql, { topic: this.filter.topic, keys: this.keys }, after, until, REPLAY_PAGE);
+    });
+    if (!page) return;
     // Pruned past what we have: entries of the range may be gone (the filter cannot tell which), so end, never skip.
     if (page.prunedThrough > after) return this.expire(page.prunedThrough);
     this.replayBuffer.push(...page.rows);
