@@ -8,7 +8,7 @@ import postgres from 'postgres';
 import { inject } from 'vitest';
 import { migrate, migrationsFolder } from '../src/db/migrate.js';
 import { withDatabase } from './global-setup.js';
-import { createApp } from '../src/app.js';
+import { createApp, type App } from '../src/app.js';
 import { createSql, type Sql } from '../src/db/client.js';
 import { createLogger } from '../src/logger.js';
 import type { SnapshotOptions } from '../src/reads/snapshot.js';
@@ -38,6 +38,16 @@ export interface TestGatewayOptions extends SnapshotOptions {
   pool?: PoolSettings;
 }
 
+/** One GraphQL POST through `app`'s fetch (the full HTTP handling, without a socket). */
+export async function gql<T = any>(app: App, query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>> {
+  const res = await app.fetch('http://test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { ...((await res.json()) as GqlResponse<T>), status: res.status };
+}
+
 export function testGateway(opts: TestGatewayOptions = {}): TestGateway {
   const statements: string[] = [];
   const url = opts.url ?? inject('databaseUrl');
@@ -48,15 +58,7 @@ export function testGateway(opts: TestGatewayOptions = {}): TestGateway {
     url,
     sql,
     statements,
-    async gql(query, variables) {
-      const res = await app.fetch('http://test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await res.json()) as GqlResponse;
-      return { ...body, status: res.status };
-    },
+    gql: (query, variables) => gql(app, query, variables),
     close: () => sql.end({ timeout: 5 }),
   };
 }

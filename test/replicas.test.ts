@@ -14,12 +14,12 @@ import { startStandby, type Standby } from '../src/db/standby.js';
 import { createLogger } from '../src/logger.js';
 import { ReplicaRouter, replicaStats } from '../src/reads/replicas.js';
 import { freePort, withDatabase } from './global-setup.js';
-import { items, ok, RECORD, uid, UPSERT, type GqlResponse } from './helpers.js';
+import { gql, items, ok, RECORD, uid, UPSERT } from './helpers.js';
+import { sleep } from './live-helpers.js';
 
 const MAX_LAG_MS = 400;
 const CHECK_MS = 100;
 const INITIAL = 100_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let base: string;
 let primary: EmbeddedServer;
@@ -30,15 +30,6 @@ let app: App;
 let plain: App;
 let admin: postgres.Sql;
 let primaryDb: string;
-
-async function gql<T = any>(a: App, query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>> {
-  const res = await a.fetch('http://test/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { ...((await res.json()) as GqlResponse<T>), status: res.status };
-}
 
 const p = uid('repl');
 const skus = Array.from({ length: 6 }, (_, i) => `${p}-${i}`);

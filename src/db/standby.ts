@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import postgres from 'postgres';
+import { sleep } from '../util.js';
 import { embeddedUrl, type EmbeddedServer } from './embedded.js';
 
 export interface Standby {
@@ -46,8 +47,6 @@ function chownTree(dir: string, ids: { uid: number; gid: number }): void {
     else fs.lchownSync(p, ids.uid, ids.gid);
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startStandby(primary: Pick<EmbeddedServer, 'url' | 'port' | 'dataDir'>, opts: {
   dataDir: string; port: number; slot?: string; onLog?: (line: string) => void;

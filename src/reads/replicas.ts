@@ -20,6 +20,7 @@ import { createSql, type Sql } from '../db/client.js';
 import { isUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redactSecrets } from '../logger.js';
+import { sleep } from '../util.js';
 
 export type SnapshotSource = 'PRIMARY' | 'REPLICA';
 
@@ -180,7 +181,7 @@ export class ReplicaRouter {
         } catch { /* the next check marks it */ }
       }));
       if (this.pick(undefined, minLsn)) continue;
-      await new Promise((res) => setTimeout(res, 5));
+      await sleep(5);
     }
   }
 
