@@ -113,6 +113,7 @@ export async function readReplayPage(
   // visits. Not `key = any($keys)`: under plan_cache_mode=force_generic_plan that is a linear search of
   // the array per row (1,000 keys over 10,000 rows: 0.4 s); not a semi-join on the unnested keys either:
   // its generic plan depends on the table's statistics, and without them it re-reads the keys per row.
+  // (`?` is no btree condition: an index on (topic, key, seq) would need `key = any(…)` here as well.)
   const keys = filter.keys === null ? db`` : db`and ${db.json(Object.fromEntries(filter.keys.map((k) => [k, 1])))} ? key`;
   const [page] = await db<{ rows: { seq: string; topic: Change['topic']; key: string; payload: any; committedAt: Timestamp }[]; pruned: string }[]>`
     select coalesce((select json_agg(c order by c.seq) from (
