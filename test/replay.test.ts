@@ -203,4 +203,21 @@ describe('the replay gate', () => {
     await Promise.all(subs.map((s) => s.return!()));
     await hub.stop();
   });
+
+  it('lets keys take turns: one key queuing 100 replays does not hold back another key\'s replay', async () => {
+    const { from } = await seed(30_000, (i) => `turn-${i % 100}`);
+    const hub = await caughtUpHub();
+    const filter: Filter = { topic: 'inventory', keys: new Set(['turn-none']) };
+    const finished: string[] = [];
+    const many = await Promise.all(Array.from({ length: 100 }, () => hub.subscribe(filter, String(from), 'key-a')));
+    const manyFirsts = many.map((s) => s.next().then(() => finished.push('a')));
+    const one = await hub.subscribe(filter, String(from), 'key-b'); // queued behind all of key-a's first reads
+    const oneFirst = one.next().then(() => finished.push('b'));
+    await write([inv('turn-none')]);
+    await Promise.all([...manyFirsts, oneFirst]);
+    // Each of its 5 reads waits for one of key-a's: it ends first. In one queue it would end among the last.
+    expect(finished.indexOf('b')).toBe(0);
+    await Promise.all([...many, one].map((s) => s.return!()));
+    await hub.stop();
+  });
 });

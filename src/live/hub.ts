@@ -52,21 +52,42 @@ export const REPLAY_SCAN_MAX = 32_000;
 /** Default replayReads: one of the feed pool's two connections; the follower keeps the other. */
 export const REPLAY_READS = 1;
 
-/** At most `limit` callers inside run() at once; the others wait in arrival order. */
+/**
+ * At most `limit` callers inside run() at once. The others wait in one queue per
+ * owner (API key), and owners take turns: a key with 300 replays queued delays
+ * another key's replay by one statement per turn, not by its whole queue.
+ */
 class Gate {
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** In the order owners take their turns (a Map iterates in insertion order). */
+  private readonly waiting = new Map<string | null, (() => void)[]>();
   constructor(private readonly limit: number) {}
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  async run<T>(owner: string | null, fn: () => Promise<T>): Promise<T> {
     if (this.active < this.limit) this.active++;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else {
+      await new Promise<void>((resolve) => {
+        const queue = this.waiting.get(owner);
+        if (queue) queue.push(resolve); else this.waiting.set(owner, [resolve]);
+      });
+    }
     try {
       return await fn();
     } finally {
-      const next = this.waiting.shift();
-      if (next) next(); else this.active--; // a waiter takes the slot over
+      this.handOver();
     }
+  }
+
+  private handOver(): void {
+    const turn = this.waiting.entries().next();
+    if (turn.done) {
+      this.active--;
+      return;
+    }
+    const [owner, queue] = turn.value;
+    this.waiting.delete(owner);
+    if (queue.length > 1) this.waiting.set(owner, queue); // to the back of the turns
+    queue.shift()!(); // takes the slot over
   }
 }
 
@@ -316,7 +337,7 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
     await nextTurn();
     const after = this.replayedThrough;
     const until = Math.min(this.replayUntil, after + this.replayScan);
-    const page = await this.hub.replayGate.run(async () => {
+    const page = await this.hub.replayGate.run(this.owner, async () => {
       if (this.closed || this.ending) return null; // gone while queued: read nothing
       return readReplayPage(this.hub.opts.sql, { topic: this.filter.topic, keys: this.keys }, after, until, REPLAY_PAGE);
     });
