@@ -47,9 +47,11 @@ async function apply(p: string, w: Write): Promise<void> {
     case 'reserve': // also refused when reserved > available: whole or nothing
       await gw.gql(SET, { s: sku(w.sku), a: w.available, r: w.reserved });
       return;
-    case 'upsert':
-      ok(await gw.gql(UPSERT, { items: items(p, { [`sku${w.sku}`]: { available: w.available } }) }));
+    case 'upsert': { // refused (BAD_USER_INPUT) when it would put available below a reservation: whole or nothing
+      const res = await gw.gql(UPSERT, { items: items(p, { [`sku${w.sku}`]: { available: w.available } }) });
+      if (res.errors) expect(res.errors[0]!.extensions?.code).toBe('BAD_USER_INPUT');
       return;
+    }
     case 'buy': // may be refused (unknown SKU, not enough stock): whole or nothing
       await gw.gql(RECORD, { events: [{ kind: 'PURCHASE', userId: `${p}-u`, sku: sku(w.sku), quantity: w.quantity }] });
   }
