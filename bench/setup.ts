@@ -138,11 +138,14 @@ export function cpuSplit(before: ReturnType<typeof cpuSnapshot>, after: ReturnTy
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** POST a JSON body over a keep-alive agent (cheaper per request than fetch, so the load generator stays small). */
-export function httpPost(url: string, body: string): Promise<{ status: number; body: string }> {
+/**
+ * POST a JSON body over a keep-alive agent (cheaper per request than fetch, so the load generator stays small);
+ * `fresh` uses a connection of its own (a kept-alive one can be closed by the server between calls seconds apart).
+ */
+export function httpPost(url: string, body: string, { fresh = false } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
-      method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      method: 'POST', agent: fresh ? false : agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     }, (res) => {
       let data = '';
       res.setEncoding('utf8');

@@ -12,11 +12,10 @@
 // fails. Figures go to bench/results/writes-<date>.json.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { freePort } from '../test/global-setup.js';
-import { benchDatabase, machine, startGateway, type Gateway } from './setup.js';
+import { benchDatabase, httpPost, machine, startGateway, type Gateway } from './setup.js';
 
 const SIZES = (process.env.BENCH_SIZES || '1000,3000,10000').split(',').map(Number);
 const REPS = Number(process.env.BENCH_REPS || 3);
@@ -39,21 +38,7 @@ const body = (op: Op, prefix: string, n: number, available = op === 'upsertNew' 
     sku: skuOf(prefix, i), title: `Item ${i}`, category: `cat-${i % 20}`, priceMinor: 500 + i, currency: 'EUR', available })) } });
 };
 
-/** POST on a connection of its own: a kept-alive one can be closed by the server between calls seconds apart. */
-function post(url: string, payload: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, {
-      method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-    }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { data += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const post = (url: string, payload: string) => httpPost(url, payload, { fresh: true });
 
 /** One call: ms, or the error code it failed with. */
 async function call(url: string, payload: string): Promise<{ ms: number; error?: string }> {
