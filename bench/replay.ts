@@ -53,27 +53,6 @@ function replays(url: string, n: number) {
   return { get events() { return events; }, async stop() { stop = true; abort.abort(); await Promise.all(all); } };
 }
 
-async function decisions(url: string) {
-  const lat: number[] = [];
-  let errors = 0;
-  let stop = false;
-  const body = JSON.stringify({ query: QUERY, variables: { c: Array.from({ length: 50 }, (_, i) => skuName(i * 3)) } });
-  const worker = async () => {
-    while (!stop) {
-      const t0 = performance.now();
-      const r = await httpPost(url, body).catch(() => ({ status: 0, body: '' }));
-      if (r.status === 200 && !r.body.includes('"errors"')) lat.push(performance.now() - t0); else errors++;
-    }
-  };
-  const workers = Array.from({ length: CLIENTS }, worker);
-  await sleep(SECONDS * 1000);
-  stop = true;
-  await Promise.all(workers);
-  lat.sort((a, b) => a - b);
-  const r = (x: number) => Math.round(x * 100) / 100;
-  return { decisionsPerS: r(lat.length / SECONDS), p50: r(percentile(lat, 50)), p99: r(percentile(lat, 99)), errors };
-}
-
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -95,6 +74,15 @@ function decisionLoad(url: string) {
   };
   const workers = Array.from({ length: CLIENTS }, worker);
   return { samples, get errors() { return errors; }, async stop() { stop = true; await Promise.all(workers); } };
+}
+
+/** SECONDS of closed-loop decisions: throughput and latency. */
+async function decisions(url: string) {
+  const load = decisionLoad(url);
+  await sleep(SECONDS * 1000);
+  await load.stop();
+  const { p50, p99 } = stats(load.samples.map(([, ms]) => ms));
+  return { decisionsPerS: r2(load.samples.length / SECONDS), p50, p99, errors: load.errors };
 }
 
 /** One setInventory every 50 ms (latency per write) and a live subscriber of that SKU (commit → receipt). */

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { createSql, type Sql } from '../src/db/client.js';
 import { startGateway, type Gateway, type GatewayConfig } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
+import { StreamEnd, type Delivery } from '../src/live/hub.js';
 import { sleep } from '../src/util.js';
 import { sseEvents } from './raw-clients.js';
 
@@ -126,5 +127,15 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = 5000): 
   while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await sleep(10);
+  }
+}
+
+/** Reads a hub subscription to its end: the seqs it delivered, then the error it ended with (if any). */
+export async function drain(sub: AsyncIterator<Delivery>, seqs: number[] = []): Promise<{ seqs: number[]; end?: StreamEnd }> {
+  let end: StreamEnd | undefined;
+  for (;;) {
+    const { value, done } = await sub.next();
+    if (done) return { seqs, end };
+    if (value instanceof StreamEnd) end = value; else seqs.push(value.seq);
   }
 }

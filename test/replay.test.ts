@@ -9,7 +9,7 @@ import { appendChanges, logBounds, pruneChanges, type Change, type LoggedChange 
 import { ChangeHub, REPLAY_PAGE, REPLAY_SCAN_FIRST, REPLAY_SCAN_MAX, StreamEnd, type Delivery, type Filter } from '../src/live/hub.js';
 import { createLogger } from '../src/logger.js';
 import { ownDatabase } from './helpers.js';
-import { liveGateway, post, until, wsClient, wsSubscribe } from './live-helpers.js';
+import { drain, liveGateway, post, until, wsClient, wsSubscribe } from './live-helpers.js';
 
 // Thousands of log entries, retention run on the whole table: a database of its own.
 let db: Awaited<ReturnType<typeof ownDatabase>>;
@@ -160,13 +160,7 @@ describe('a prune that overtakes a filtered replay', () => {
     const pruneThrough = want[REPLAY_PAGE + 100]!; // past that page (one window of REPLAY_SCAN_FIRST seqs): the next read finds entries gone
     await sql`update change_log set committed_at = now() - interval '2 days' where seq <= ${pruneThrough}`;
     await pruneChanges(sql, 86_400);
-    let end: StreamEnd | undefined;
-    for (;;) {
-      const { value, done } = await sub.next();
-      if (done) break;
-      if (value instanceof StreamEnd) { end = value; continue; }
-      seqs.push(value.seq);
-    }
+    const { end } = await drain(sub, seqs);
     expect(seqs).toEqual(want.slice(0, seqs.length)); // a prefix: nothing skipped
     expect(seqs.length).toBeLessThan(want.length);
     expect(end?.error.extensions.code).toBe('CURSOR_EXPIRED');

@@ -2,7 +2,8 @@
 // as expired, so an old cursor is refused rather than silently skipping.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logBounds, pruneChanges } from '../src/live/changelog.js';
-import { ChangeHub, StreamEnd } from '../src/live/hub.js';
+import { ChangeHub } from '../src/live/hub.js';
+import { drain } from './live-helpers.js';
 import { createLogger } from '../src/logger.js';
 import { items, ok, ownGateway, uid, UPSERT, type TestGateway } from './helpers.js';
 
@@ -59,13 +60,7 @@ describe('a prune during a long replay', () => {
     for (let i = 0; i < 100; i++) seqs.push(((await sub.next()).value as { seq: number }).seq);
     await gw.sql`update change_log set committed_at = now() - interval '2 days' where seq <= ${start + 700}`;
     await pruneChanges(gw.sql, 86_400);
-    let end: StreamEnd | undefined;
-    for (;;) {
-      const { value, done } = await sub.next();
-      if (done) break;
-      if (value instanceof StreamEnd) { end = value; continue; }
-      seqs.push(value.seq);
-    }
+    const { end } = await drain(sub, seqs);
     await hub.stop();
     // Contiguous from the cursor (one page was already read), then the end: nothing skipped.
     expect(seqs).toEqual(seqs.map((_, i) => start + 1 + i));
