@@ -50,6 +50,10 @@ describe('auth off (no keys)', () => {
     const huge = await s.waitFor((m) => m.id === 'huge' && m.type === 'error');
     expect(broken.payload[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
     expect(huge.payload[0].message).toMatch(/token/i);
+    // Nested deeper than graphql-js can recurse: refused before parsing, for that id only.
+    s.subscribe('deep', `{ decisionContext(userId: "u", candidates: ${'['.repeat(3000)}"a"${']'.repeat(3000)}) { snapshot { id } } }`);
+    const deep = await s.waitFor((m) => m.id === 'deep' && m.type === 'error');
+    expect(deep.payload[0].message).toMatch(/levels deep/);
 
     await setStock(gw, 11);
     const [a] = await s.nexts('a', 1);

@@ -7,6 +7,7 @@
 // the client completes it or the socket closes, also when that happens while
 // the operation is still being set up.
 import type { Server } from 'node:http';
+import { documentTooDeep } from '../plugins/limits.js';
 import { GraphQLError, getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, MessageType, parseMessage, stringifyMessage, type Context, type SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
@@ -203,6 +204,9 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
       const { schema, execute, subscribe, contextFactory, parse, validate } = app.getEnveloped({
         ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, principal,
       });
+      // Before parse: graphql-js recurses over nesting, and a parse-time throw would lose its code.
+      const tooDeep = documentTooDeep(params.query);
+      if (tooDeep) return [tooDeep];
       const document = parse(params.query); // throws on syntax errors and on the query limits (graphql-armor)
       const errors = validate(schema, document);
       if (errors.length) return errors.map((e: GraphQLError) => mask(e, e.message) as GraphQLError);

@@ -142,7 +142,8 @@ export function useNestingLimit(): Plugin {
   return {
     // HTTP: refuse before parsing, as a result of its own (errors thrown by parse lose their code).
     onParams({ params, setResult }) {
-      if (params.query && sourceDepth(params.query) > MAX_NESTING) setResult({ errors: [tooDeep('The document')] });
+      const refused = params.query ? documentTooDeep(params.query) : null;
+      if (refused) setResult({ errors: [refused] });
     },
     // Variables are coerced inside execute, on every transport: check them just before.
     onExecute({ args, setResultAndStopExecution }) {
@@ -151,9 +152,8 @@ export function useNestingLimit(): Plugin {
     onSubscribe({ args, setResultAndStopExecution }) {
       if (args.variableValues && valueDepth(args.variableValues, MAX_NESTING) > MAX_NESTING) setResultAndStopExecution({ errors: [tooDeep('variables')] });
     },
-    onParse({ params, setParseFn }) {
-      const source = typeof params.source === 'string' ? params.source : params.source.body;
-      if (sourceDepth(source) > MAX_NESTING) setParseFn(() => { throw tooDeep('The document'); });
-    },
   };
 }
+
+/** The refusal for a document nested too deeply, or null: each transport asks before it parses (graphql-ws in live/ws.ts). */
+export const documentTooDeep = (source: string) => (sourceDepth(source) > MAX_NESTING ? tooDeep('The document') : null);
