@@ -3,19 +3,41 @@
 import { GraphQLError } from 'graphql';
 import type { z } from 'zod';
 
-export type ErrorCode =
-  | 'BAD_USER_INPUT'
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'INSUFFICIENT_STOCK'
-  | 'UNAVAILABLE'
-  | 'TIMEOUT'
-  | 'OVERLOADED'
-  | 'LIMIT_EXCEEDED'
-  | 'CURSOR_EXPIRED'
-  | 'SLOW_CONSUMER'
-  | 'INTERNAL_SERVER_ERROR';
+/**
+ * Every `extensions.code` a client can receive, defined once: the HTTP status
+ * it comes with (with `accept: application/json`; a code raised for one field
+ * of an answer that has data always rides in a 200) and what it means. The
+ * README's error table is printed from this (`npm run schema`; a test compares).
+ */
+export const ERRORS = {
+  BAD_USER_INPUT: { status: 200, meaning: 'An argument or variable is not valid (`extensions.field` names it), including values Postgres itself refuses; nothing was written.' },
+  GRAPHQL_PARSE_FAILED: { status: 200, meaning: 'The document is not valid GraphQL, or passes a size limit (tokens, depth, aliases).' },
+  GRAPHQL_VALIDATION_FAILED: { status: 200, meaning: 'The document asks for fields or arguments the schema does not have.' },
+  BAD_REQUEST: { status: 400, meaning: 'The HTTP request cannot be read (bad JSON, a bad batch entry, too many batched operations); from yoga.' },
+  OPERATION_RESOLUTION_FAILURE: { status: 400, meaning: '`operationName` names no operation of the document, or is missing where it holds several; from yoga.' },
+  UNAUTHENTICATED: { status: 401, meaning: 'No API key, or an unknown or revoked one (`WWW-Authenticate: Bearer`; graphql-ws closes 4401).' },
+  FORBIDDEN: { status: 403, meaning: 'The key\'s roles may not run this operation or read this data.' },
+  NOT_FOUND: { status: 200, meaning: 'A write names a SKU that does not exist (`extensions.sku` or `skus`); nothing was written.' },
+  INSUFFICIENT_STOCK: { status: 200, meaning: 'A batch would take a SKU\'s sellable stock below zero (`extensions.skus`); the whole batch was refused.' },
+  LIMIT_EXCEEDED: { status: 200, meaning: 'A work or connection bound, named in the message (429 with `Retry-After` for the per-key candidates in flight).' },
+  OVERLOADED: { status: 503, meaning: 'Load shed: too many requests in flight or the database pool\'s queue is full; retry after `Retry-After`.' },
+  TIMEOUT: { status: 200, meaning: 'The database work took longer than `PG_STATEMENT_TIMEOUT_MS` and was cancelled; nothing was written; split the batch (no `Retry-After`: repeating it would time out again).' },
+  UNAVAILABLE: { status: 503, meaning: 'The database is unreachable, or API keys are not loaded yet; retry shortly (503 when the whole request is refused).' },
+  CURSOR_EXPIRED: { status: 200, meaning: 'A subscription\'s cursor is older than the retained change log (`extensions` carries the last valid cursor); resync from a decision\'s `snapshot.cursor`.' },
+  SLOW_CONSUMER: { status: 200, meaning: 'A subscriber fell further behind than `LIVE_BUFFER_LIMIT`; resubscribe with `after:` its last cursor.' },
+  INTERNAL_SERVER_ERROR: { status: 200, meaning: 'Anything unexpected: logged, and masked for the client. Bad input never gets it.' },
+} as const satisfies Record<string, { status: number; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** `extensions.http` for a code that refuses a whole request (yoga answers with it; streams and graphql-ws ignore it). */
+export const httpStatus = (code: ErrorCode, headers: Record<string, string> = {}) => ({ status: ERRORS[code].status, headers });
+
+/** The README's error table, from ERRORS. */
+export function errorTable(): string {
+  const rows = Object.entries(ERRORS).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.meaning} |`);
+  return ['| code | HTTP | meaning |', '|---|---|---|', ...rows].join('\n');
+}
 
 export class DomainError extends GraphQLError {
   constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
@@ -87,19 +109,18 @@ export function maskError(log: (err: unknown) => void, warn: (err: unknown) => v
   return (error: unknown, message: string): Error => {
     const located = error instanceof GraphQLError ? error : undefined;
     const original = located ? located.originalError : error;
-    if (located && !original && located.extensions?.code === undefined) return withCode(located);
     if (located && (!original || original instanceof GraphQLError)) return located;
     const at = { nodes: located?.nodes, path: located?.path };
     if (isUnavailable(original)) {
-      return new GraphQLError('The database is unavailable; retry shortly.', { ...at, extensions: { code: 'UNAVAILABLE' } });
+      return new GraphQLError('The database is unavailable; retry shortly.', { ...at, extensions: { code: 'UNAVAILABLE' satisfies ErrorCode } });
     }
     // No http status (so 200, like any refused write), no Retry-After: 503/504/408 are what proxies
     // and retry middleware repeat blindly, and repeating a batch that timed out only times out again.
-    if (isStatementTimeout(original)) return new GraphQLError(TIMEOUT_MESSAGE, { ...at, extensions: { code: 'TIMEOUT' } });
+    if (isStatementTimeout(original)) return new GraphQLError(TIMEOUT_MESSAGE, { ...at, extensions: { code: 'TIMEOUT' satisfies ErrorCode } });
     const rejected = rejectedValue(original);
     if (rejected) {
       warn(original);
-      const extensions = { code: 'BAD_USER_INPUT', sqlState: (original as { code: string }).code };
+      const extensions = { code: 'BAD_USER_INPUT' satisfies ErrorCode, sqlState: (original as { code: string }).code };
       if (!located) return new GraphQLError(rejected, { extensions });
       // Relabel in place: yoga logs at error level any error this hook replaces.
       located.message = rejected;
@@ -107,31 +128,19 @@ export function maskError(log: (err: unknown) => void, warn: (err: unknown) => v
       return located;
     }
     log(original);
-    return new GraphQLError(message, { ...at, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    return new GraphQLError(message, { ...at, extensions: { code: 'INTERNAL_SERVER_ERROR' satisfies ErrorCode } });
   };
 }
 
-// Request errors raised before execution (query limits reported as syntax
-// errors, for one) arrive without a code; name the phase that refused them.
-function withCode(error: GraphQLError): GraphQLError {
-  const code = /^Syntax Error/.test(error.message) ? 'GRAPHQL_PARSE_FAILED'
-    : /^Variable "\$/.test(error.message) ? 'BAD_USER_INPUT' : 'GRAPHQL_VALIDATION_FAILED';
-  return new GraphQLError(error.message, {
-    nodes: error.nodes, source: error.source, positions: error.positions, path: error.path,
-    extensions: { ...error.extensions, code },
-  });
-}
-
 /**
- * graphql-js reports bad variable values (wrong type, 32-bit overflow, unknown
- * input fields) as request errors without a code; give them BAD_USER_INPUT.
- * graphql-jit words a custom scalar's refusal as "Expected type X." only: add
- * the scalar's own reason (DateTime's range, for one).
+ * An error in an execution result without a path was raised before any
+ * resolver ran: graphql-js (or graphql-jit) coercing the variables. Those
+ * carry no code: give them BAD_USER_INPUT. graphql-jit words a custom scalar's
+ * refusal as "Expected type X." only: add the scalar's own reason (DateTime's range, for one).
  */
 export function withInputErrorCodes<R extends { errors?: readonly GraphQLError[] }>(result: R): R {
-  const variable = (e: GraphQLError) => !e.path && /^Variable "\$/.test(e.message);
-  const uncoded = (e: GraphQLError) => variable(e) && e.extensions?.code === undefined;
-  const terse = (e: GraphQLError) => variable(e) && !!e.originalError?.message && !e.message.includes(e.originalError.message);
+  const uncoded = (e: GraphQLError) => e.path === undefined && e.extensions?.code === undefined;
+  const terse = (e: GraphQLError) => e.path === undefined && !!e.originalError?.message && !e.message.includes(e.originalError.message);
   if (!result.errors?.some((e) => uncoded(e) || terse(e))) return result;
   return {
     ...result,
@@ -140,10 +149,17 @@ export function withInputErrorCodes<R extends { errors?: readonly GraphQLError[]
       const message = terse(e) ? `${e.message} ${e.originalError!.message}` : e.message;
       return new GraphQLError(message, {
         nodes: e.nodes, source: e.source, positions: e.positions,
-        extensions: { ...e.extensions, code: 'BAD_USER_INPUT' },
+        extensions: { ...e.extensions, code: 'BAD_USER_INPUT' satisfies ErrorCode },
       });
     }),
   };
+}
+
+/** Labels in place an error raised by a phase before execution that gave it no code (graphql-armor's limits, for one). */
+export function labelPhase(error: unknown, code: ErrorCode): void {
+  if (error instanceof GraphQLError && error.extensions?.code === undefined) {
+    (error as { extensions: Record<string, unknown> }).extensions = { ...error.extensions, code };
+  }
 }
 
 const SCALAR_REFUSAL = /^(Int|Float|String|Boolean|ID) cannot represent /;
@@ -158,7 +174,7 @@ export function recodeLiteralInputErrors(errors: readonly GraphQLError[]): void 
   for (const e of errors) {
     const code = e.extensions?.code;
     if ((code === undefined || code === 'GRAPHQL_VALIDATION_FAILED') && SCALAR_REFUSAL.test(e.message)) {
-      (e as { extensions: Record<string, unknown> }).extensions = { ...e.extensions, code: 'BAD_USER_INPUT' };
+      (e as { extensions: Record<string, unknown> }).extensions = { ...e.extensions, code: 'BAD_USER_INPUT' satisfies ErrorCode };
     }
   }
 }

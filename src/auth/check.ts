@@ -2,6 +2,7 @@
 // graphql-ws in live/ws.ts): whether a caller is let in at all, whether its
 // roles may run the operation it names, and the error each refusal becomes.
 import { getOperationAST, GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { ERRORS, httpStatus, type ErrorCode } from '../errors.js';
 import { OPEN, type KeyStore, type Principal, type Refusal } from './keys.js';
 import { describeRoles, mayRun, roleFor } from './roles.js';
 
@@ -13,20 +14,20 @@ export function forbidden(principal: Principal | undefined, document: DocumentNo
   const op = getOperationAST(document, operationName);
   if (!op || introspectionOnly(op) || mayRun(principal, op.operation)) return null;
   return new GraphQLError(`This API key (roles: ${describeRoles(principal)}) may not run a ${op.operation}; it needs the ${roleFor(op.operation)} role`, {
-    extensions: { code: 'FORBIDDEN', http: { status: 403 } },
+    extensions: { code: 'FORBIDDEN' satisfies ErrorCode, http: httpStatus('FORBIDDEN') },
   });
 }
 
-const REFUSALS: Record<Refusal | 'revoked', { code: string; message: string; status: number }> = {
-  unavailable: { code: 'UNAVAILABLE', message: 'API keys are not loaded yet, so no caller can be let in; retry shortly', status: 503 },
-  missing: { code: 'UNAUTHENTICATED', message: 'Missing API key; send Authorization: Bearer <key>', status: 401 },
-  invalid: { code: 'UNAUTHENTICATED', message: 'Invalid or revoked API key', status: 401 },
-  revoked: { code: 'UNAUTHENTICATED', message: 'API key revoked', status: 401 },
+const REFUSALS: Record<Refusal | 'revoked', { code: ErrorCode; message: string }> = {
+  unavailable: { code: 'UNAVAILABLE', message: 'API keys are not loaded yet, so no caller can be let in; retry shortly' },
+  missing: { code: 'UNAUTHENTICATED', message: 'Missing API key; send Authorization: Bearer <key>' },
+  invalid: { code: 'UNAUTHENTICATED', message: 'Invalid or revoked API key' },
+  revoked: { code: 'UNAUTHENTICATED', message: 'API key revoked' },
 };
 
 /** The HTTP status and headers a refusal is answered with. */
 export const httpOf = (why: Refusal | 'revoked'): { status: number; headers: Record<string, string> } => ({
-  status: REFUSALS[why].status,
+  status: ERRORS[REFUSALS[why].code].status,
   headers: why === 'unavailable' ? { 'retry-after': '1' } : { 'www-authenticate': 'Bearer' },
 });
 

@@ -3,6 +3,7 @@
 // subscriptions through the package's resumable client (src/client) from that
 // snapshot's cursor, so no change is lost or shown twice across reconnects.
 import { createLiveClient, type LiveClient } from '../client/index.js';
+import { HOLDS } from '../domain.js';
 import { sleep } from '../util.js';
 
 interface Row {
@@ -151,9 +152,9 @@ function renderRow(row: Row, changed = false) {
     $('#rows').append(row.el);
   }
   const sellable = row.available - row.reserved;
-  const holds = ['QUALITY_HOLD', 'RISK_GATE'].map((kind) => {
+  const holds = HOLDS.map(([kind]) => {
     const on = row.holds.has(kind);
-    return `<button data-kind="${kind}" data-active="${!on}">${on ? 'lift' : 'set'} ${kind === 'QUALITY_HOLD' ? 'hold' : 'gate'}</button>`;
+    return `<button data-kind="${kind}" data-active="${!on}">${on ? 'lift' : 'set'} ${kind.toLowerCase().replace('_', ' ')}</button>`;
   }).join(' ');
   row.el.innerHTML = `<td>${esc(row.sku)}</td><td>${esc(row.title)}</td><td>${esc(row.category)}</td>
     <td class="num available">${row.available}</td><td class="num">${windowSales(row, 5_000)}</td>

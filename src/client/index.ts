@@ -5,6 +5,7 @@
 // the last cursor it delivered, after any close or stream-ending error, until
 // disposed; it stops only on errors that retrying cannot fix (a bad key: 4401).
 import { createClient, type Client, type ClientOptions } from 'graphql-ws';
+import type { ErrorCode } from '../errors.js';
 
 export interface LiveRequest {
   /** A subscription declaring `$after: String` and selecting `cursor`, e.g. `inventoryChanged(after: $after) { cursor … }`. */
@@ -44,7 +45,7 @@ export class LiveError extends Error {
   }
 }
 
-const FATAL_CODES = new Set(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN']);
+const FATAL_CODES = new Set<ErrorCode>(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN']);
 // Bad request, bad or revoked key, forbidden, wrong subprotocol: the same socket would get the same answer.
 const FATAL_CLOSES = new Set([4400, 4401, 4403, 4406]);
 
@@ -127,7 +128,7 @@ function resumable<T extends { cursor: string }>(
         mustResync = true; // re-read state, then continue from its snapshot
         return retry(startedAt);
       }
-      const fatal = codes.find((c): c is string => c === 'CURSOR_EXPIRED' || FATAL_CODES.has(String(c)));
+      const fatal = codes.find((c): c is ErrorCode => c === 'CURSOR_EXPIRED' || FATAL_CODES.has(c as ErrorCode));
       if (fatal || codes.length === 0 || codes.some((c) => typeof c !== 'string')) {
         return fail(new LiveError(errors[0]?.message ?? 'subscription refused', fatal ?? 'UNKNOWN'));
       }

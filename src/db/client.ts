@@ -2,7 +2,7 @@
 // budget tens of milliseconds, so an unreachable database must fail fast.
 import postgres from 'postgres';
 import type { Config } from '../config.js';
-import { DomainError } from '../errors.js';
+import { DomainError, httpStatus } from '../errors.js';
 import { timestamptz } from './timestamps.js';
 
 export type Sql = postgres.Sql;
@@ -52,7 +52,7 @@ export async function admitted<T>(sql: Sql, fn: () => Promise<T>): Promise<T> {
   if (!gate) return fn();
   if (gate.active >= gate.limit) {
     throw new DomainError('OVERLOADED', 'The gateway\'s database pool is saturated; retry shortly', {
-      http: { status: 503, headers: { 'retry-after': '1' } },
+      http: httpStatus('OVERLOADED', { 'retry-after': '1' }),
     });
   }
   gate.active++;

@@ -2,12 +2,11 @@
 // transaction as the change; readers page through it by seq.
 import type { Queryable, Tx } from '../db/client.js';
 import type { Timestamp } from '../db/timestamps.js';
-import type { FlagRow } from '../reads/decision-sql.js';
+import type { Flag, InventoryCause } from '../domain.js';
 
 export const CHANNEL = 'change_log';
 const CHANGE_LOG_LOCK = 72_310_002;
 
-export type InventoryCause = 'PURCHASE' | 'SET_INVENTORY' | 'UPSERT';
 /**
  * reserved/previousReserved are absent from entries logged before reserved-only
  * changes were pushed (the feed then carried changes of `available` only).
@@ -16,7 +15,7 @@ export interface InventoryPayload {
   sku: string; available: number; previous: number | null; cause?: InventoryCause;
   reserved?: number; previousReserved?: number | null;
 }
-export interface PolicyPayload { flag: FlagRow }
+export interface PolicyPayload { flag: Flag }
 
 export type Change =
   | { topic: 'inventory'; key: string; payload: InventoryPayload }
@@ -111,7 +110,7 @@ export async function readReplayPage(
 ): Promise<{ rows: LoggedChange[]; prunedThrough: number }> {
   // The keys as a JSON object, tested with `?` (a binary search of its sorted keys) on each row the range
   // visits. Not `key = any($keys)`: under plan_cache_mode=force_generic_plan that is a linear search of
-  // the array per row (1,000 keys over 10,000 rows: 0.4 s); not a semi-join on the unnested keys either:
+  // the array per row; not a semi-join on the unnested keys either:
   // its generic plan depends on the table's statistics, and without them it re-reads the keys per row.
   // (`?` is no btree condition: an index on (topic, key, seq) would need `key = any(…)` here as well.)
   const keys = filter.keys === null ? db`` : db`and ${db.json(Object.fromEntries(filter.keys.map((k) => [k, 1])))} ? key`;

@@ -108,9 +108,8 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
   };
   const end = (stream: AsyncIterator<unknown>) => void stream.return?.()
     .catch((err: unknown) => logger.warn({ err }, 'ending a graphql-ws stream failed'));
-  const limitExceeded = new GraphQLError(
-    `Too many operations on this socket: at most ${opts.maxSubscriptions} at once (WS_MAX_SUBSCRIPTIONS); complete one first`,
-    { extensions: { code: 'LIMIT_EXCEEDED' } });
+  const limitExceeded = new DomainError('LIMIT_EXCEEDED',
+    `Too many operations on this socket: at most ${opts.maxSubscriptions} at once (WS_MAX_SUBSCRIPTIONS); complete one first`);
 
   // An unexpected throw fails that operation only; graphql-ws would close the socket (4500) and every subscription on it.
   const contained = (run: (args: ExecutionArgs) => unknown) => async (args: ExecutionArgs): Promise<never> => {

@@ -1,13 +1,26 @@
-// Bad values never reach a resolver: graphql-js reports a bad variable as a
-// request error without a code, and a literal a scalar cannot hold (an Int past
-// 32 bits) as a validation error. Both are bad input: label them BAD_USER_INPUT.
+// Every request error gets its code from the phase that raised it, on every
+// transport (graphql-ws runs the same parse and validate). yoga labels what
+// parse throws and what validate reports; here: what a validation rule throws
+// (GRAPHQL_VALIDATION_FAILED), a literal a scalar cannot hold (an Int past 32
+// bits) and variable coercion in execute (both BAD_USER_INPUT).
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { recodeLiteralInputErrors, withInputErrorCodes } from '../errors.js';
+import { DomainError, httpStatus, labelPhase, recodeLiteralInputErrors, withInputErrorCodes } from '../errors.js';
 
 export function useInputErrorCodes(): Plugin {
   return {
-    onValidate: () => ({ result }) => recodeLiteralInputErrors(result.filter((e): e is GraphQLError => e instanceof GraphQLError)),
+    // A validation rule may throw rather than report (graphql-armor's limits do): label what it throws too.
+    onValidate: ({ validateFn, setValidationFn }) => {
+      setValidationFn((...args) => {
+        try {
+          return validateFn(...args);
+        } catch (err) {
+          labelPhase(err, 'GRAPHQL_VALIDATION_FAILED');
+          throw err;
+        }
+      });
+      return ({ result }) => recodeLiteralInputErrors(result.filter((e): e is GraphQLError => e instanceof GraphQLError));
+    },
     onExecute: () => ({
       onExecuteDone({ result, setResult }) {
         if (result && typeof result === 'object' && 'errors' in result) setResult(withInputErrorCodes(result));
@@ -16,7 +29,7 @@ export function useInputErrorCodes(): Plugin {
   };
 }
 
-const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+const badRequest = (message: string) => new DomainError('BAD_REQUEST', message, { http: httpStatus('BAD_REQUEST') });
 
 /**
  * A request yoga cannot read (variables or extensions that are not JSON, a

@@ -2,7 +2,7 @@
 // decisionContext — every field, 1,000 candidates — passes, and abuse does not.
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import type { Plugin } from 'graphql-yoga';
-import { DomainError } from '../errors.js';
+import { DomainError, ERRORS, type ErrorCode } from '../errors.js';
 
 export interface LimitOptions {
   production: boolean;
@@ -34,8 +34,8 @@ export function useLoadShedding(maxInFlight: number): Plugin {
       if (!url.pathname.endsWith('/graphql')) return;
       if (inFlight >= maxInFlight) {
         endResponse(new fetchAPI.Response(JSON.stringify({
-          errors: [{ message: 'The gateway is at capacity; retry shortly', extensions: { code: 'OVERLOADED' } }],
-        }), { status: 503, headers: { 'content-type': 'application/json', 'retry-after': '1' } }));
+          errors: [{ message: 'The gateway is at capacity; retry shortly', extensions: { code: 'OVERLOADED' satisfies ErrorCode } }],
+        }), { status: ERRORS.OVERLOADED.status, headers: { 'content-type': 'application/json', 'retry-after': '1' } }));
         return;
       }
       inFlight++;

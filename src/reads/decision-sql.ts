@@ -4,33 +4,11 @@
 // All windows are measured back from the transaction's own now().
 import type { Queryable } from '../db/client.js';
 import type { Timestamp } from '../db/timestamps.js';
+import { BUYING_KINDS, INTEREST_KINDS, type Event, type Flag, type Fulfillment, type Intent, type Velocity } from '../domain.js';
 import { HEAD_SQL } from '../live/changelog.js';
 
 export const PREFETCH_SESSION_EVENTS = 20;
 export const PREFETCH_PURCHASES = 10;
-
-export interface FlagRow {
-  scope: 'USER' | 'SKU' | 'CATEGORY';
-  target: string;
-  kind: 'FRAUD' | 'QUALITY_HOLD' | 'RISK_GATE';
-  active: boolean;
-  reason: string | null;
-  changedAt: string;
-}
-
-export interface EventRow {
-  kind: 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'PURCHASE';
-  sku: string | null;
-  quantity: number;
-  at: string;
-}
-
-export interface FulfillmentRow {
-  region: string;
-  nextSlotAt: string | null;
-  congestion: number;
-  latencyMinutes: number;
-}
 
 export interface FactsKey { userId: string; sessionId: string | null; region: string | null }
 
@@ -40,12 +18,12 @@ export interface Facts {
   changeCursor: string;
   readAt: Timestamp;
   segment: string | null;
-  userFlags: FlagRow[];
-  purchases: EventRow[];
+  userFlags: Flag[];
+  purchases: Event[];
   sessionLastEventAt: Timestamp | null;
-  intent: 'BROWSING' | 'CONSIDERING' | 'BUYING' | null;
-  sessionEvents: EventRow[];
-  fulfillment: FulfillmentRow | null;
+  intent: Intent | null;
+  sessionEvents: Event[];
+  fulfillment: Fulfillment | null;
 }
 
 const FLAG_JSON = `json_build_object('scope', f.scope, 'target', f.target, 'kind', f.kind,
@@ -70,15 +48,16 @@ export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
       (select coalesce(json_agg(${db.unsafe(FLAG_JSON)}), '[]')
          from policy_flags f where f.scope = 'USER' and f.target = ${userId} and f.active) as "userFlags",
       (select coalesce(json_agg(${db.unsafe(EVENT_JSON)} order by e.at desc, e.id desc), '[]')
+         -- a literal, not SALE_KIND as a parameter: the partial index events_user_purchase_at_idx matches only a literal
          from (select * from events where user_id = ${userId} and kind = 'PURCHASE'
                order by at desc, id desc limit ${PREFETCH_PURCHASES}) e) as purchases,
       (select last_event_at from sessions where id = (select id from own)) as "sessionLastEventAt",
       case
         when ${key.sessionId}::text is null then null
-        when exists (select 1 from w where kind in ('ADD_TO_CART', 'PURCHASE')) then 'BUYING'
-        when exists (select 1 from w where kind in ('VIEW', 'CLICK') and sku is not null
+        when exists (select 1 from w where kind = any(${BUYING_KINDS as string[]}::text[])) then 'BUYING'
+        when exists (select 1 from w where kind = any(${INTEREST_KINDS as string[]}::text[]) and sku is not null
                      group by sku having count(*) >= 2)
-          or exists (select 1 from w where kind in ('VIEW', 'CLICK') and category is not null
+          or exists (select 1 from w where kind = any(${INTEREST_KINDS as string[]}::text[]) and category is not null
                      group by category having count(distinct sku) >= 3) then 'CONSIDERING'
         else 'BROWSING'
       end as intent,
@@ -94,8 +73,8 @@ export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
 /** Longer event lists than the facts statement prefetches, all lists of one tick in one statement. */
 export interface EventListKey { of: 'session' | 'purchases'; id: string; limit: number; userId: string }
 
-export async function readEventLists(db: Queryable, keys: readonly EventListKey[]): Promise<EventRow[][]> {
-  const rows = await db<{ idx: number; events: EventRow[] }[]>`
+export async function readEventLists(db: Queryable, keys: readonly EventListKey[]): Promise<Event[][]> {
+  const rows = await db<{ idx: number; events: Event[] }[]>`
     select k.idx::int as idx, coalesce((
       select json_agg(${db.unsafe(EVENT_JSON)} order by e.at desc, e.id desc)
       from (select * from events ev
@@ -122,7 +101,7 @@ export interface StateRow {
   priceUpdatedAt: string | null;
   /** Null for an unknown SKU. */
   velocity: Velocity | null;
-  flags: FlagRow[] | null;
+  flags: Flag[] | null;
 }
 
 // Everything per candidate in one statement: item, stock, price, velocity
@@ -132,7 +111,7 @@ export interface StateRow {
 // plus the flags that apply to any candidate from one index scan (rather than
 // a probe per candidate), matched to candidates here.
 export async function readState(db: Queryable, skus: readonly string[]): Promise<StateRow[]> {
-  const [row] = await db<{ rows: StateRow[]; flags: FlagRow[] }[]>`
+  const [row] = await db<{ rows: StateRow[]; flags: Flag[] }[]>`
     with s as materialized (
       select c.sku, i.title, i.category, inv.available, inv.reserved, inv.updated_at as inv_at,
              p.amount_minor, p.currency, p.list_amount_minor, p.updated_at as price_at,
@@ -158,7 +137,7 @@ export async function readState(db: Queryable, skus: readonly string[]): Promise
         where f.active and ((f.scope = 'SKU' and f.target = any(${skus as string[]}::text[]))
                          or (f.scope = 'CATEGORY' and f.target = any(array(select distinct category from s))))) as flags`;
   const { rows, flags } = row!;
-  const byTarget = new Map<string, FlagRow[]>();
+  const byTarget = new Map<string, Flag[]>();
   for (const f of flags) {
     const key = `${f.scope}\u0000${f.target}`;
     const list = byTarget.get(key);
@@ -172,10 +151,3 @@ export async function readState(db: Queryable, skus: readonly string[]): Promise
   return rows;
 }
 
-/**
- * Units in the slots that overlap the window ending at now() (the slot holding
- * now() − window through the newest): every unit at most the window's length
- * old counts, one up to a slot longer may, none older. Slots: 100 ms for the
- * 5 s and 30 s windows, 1 s for 5 min. Each saturates at 2^31−1.
- */
-export interface Velocity { salesLast5s: number; salesLast5m: number; clicksLast30s: number }

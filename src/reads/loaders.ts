@@ -3,15 +3,16 @@
 // statement for all keys and postgres.js pipelines the statements together.
 import DataLoader from 'dataloader';
 import type { Queryable } from '../db/client.js';
+import type { Event } from '../domain.js';
 import {
   readEventLists, readFacts, readState,
-  type EventListKey, type EventRow, type Facts, type FactsKey, type StateRow,
+  type EventListKey, type Facts, type FactsKey, type StateRow,
 } from './decision-sql.js';
 
 export interface Loaders {
   facts: DataLoader<FactsKey, Facts, string>;
   state: DataLoader<string, StateRow>;
-  eventLists: DataLoader<EventListKey, EventRow[], string>;
+  eventLists: DataLoader<EventListKey, Event[], string>;
   /** Statements these loaders sent (for the per-decision metric). */
   statements: number;
   /** The snapshot these loaders read from, for reads that need no batching. */
@@ -39,7 +40,7 @@ function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Pro
  * An event list: the facts statement prefetches the first `prefetchSize`
  * events; a longer limit costs one more statement (batched across the operation).
  */
-export function eventList(loaders: Loaders, prefetched: EventRow[], prefetchSize: number, key: EventListKey): EventRow[] | Promise<EventRow[]> {
+export function eventList(loaders: Loaders, prefetched: Event[], prefetchSize: number, key: EventListKey): Event[] | Promise<Event[]> {
   if (key.limit <= prefetched.length || prefetched.length < prefetchSize) return prefetched.slice(0, key.limit);
   return loaders.eventLists.load(key);
 }

@@ -1,16 +1,17 @@
 import { builder } from '../builder.js';
 import type { ItemRow } from '../reads/catalog.js';
-import type { Facts, FlagRow, FulfillmentRow, StateRow, Velocity } from '../reads/decision-sql.js';
-import { reasonsFor, type IneligibleReason } from '../reads/rules.js';
-import { Fulfillment } from './fulfillment.js';
-import { Inventory, type InventoryShape } from './inventory.js';
-import { Item } from './item.js';
-import { PolicyFlag } from './policy.js';
-import { Price, type PriceShape } from './price.js';
+import { describedValues, INELIGIBLE_REASON_DESCRIPTIONS, INELIGIBLE_REASONS, type Flag, type Fulfillment, type IneligibleReason, type Velocity } from '../domain.js';
+import type { Facts, StateRow } from '../reads/decision-sql.js';
+import { reasonsFor } from '../reads/rules.js';
+import { FulfillmentRef } from './fulfillment.js';
+import { InventoryRef, type InventoryShape } from './inventory.js';
+import { ItemRef } from './item.js';
+import { PolicyFlagRef } from './policy.js';
+import { PriceRef, type PriceShape } from './price.js';
 import { NO_VELOCITY, VelocityRef } from './velocity.js';
 
 export const IneligibleReasonRef = builder.enumType('IneligibleReason', {
-  values: ['UNKNOWN_ITEM', 'OUT_OF_STOCK', 'QUALITY_HOLD', 'RISK_GATE', 'USER_FRAUD', 'NO_DELIVERY'] as const,
+  values: describedValues(INELIGIBLE_REASONS, INELIGIBLE_REASON_DESCRIPTIONS),
 });
 
 // Built once per candidate from rows of one snapshot; every field is a plain read.
@@ -20,8 +21,8 @@ export interface CandidateShape {
   inventory: InventoryShape | null;
   velocity: Velocity;
   price: PriceShape | null;
-  policy: FlagRow[];
-  fulfillment: FulfillmentRow | null;
+  policy: Flag[];
+  fulfillment: Fulfillment | null;
   reasons: IneligibleReason[];
 }
 
@@ -42,15 +43,15 @@ export function toCandidate(s: StateRow, facts: Facts, regionAsked: boolean): Ca
   };
 }
 
-export const CandidateContext = builder.objectRef<CandidateShape>('CandidateContext').implement({
+export const CandidateContextRef = builder.objectRef<CandidateShape>('CandidateContext').implement({
   fields: (t) => ({
     sku: t.exposeID('sku'),
-    item: t.expose('item', { type: Item, nullable: true }),
-    inventory: t.expose('inventory', { type: Inventory, nullable: true }),
+    item: t.expose('item', { type: ItemRef, nullable: true }),
+    inventory: t.expose('inventory', { type: InventoryRef, nullable: true }),
     velocity: t.expose('velocity', { type: VelocityRef }),
-    price: t.expose('price', { type: Price, nullable: true }),
-    policy: t.expose('policy', { type: [PolicyFlag], description: 'Active flags on the SKU or its category.' }),
-    fulfillment: t.expose('fulfillment', { type: Fulfillment, nullable: true }),
+    price: t.expose('price', { type: PriceRef, nullable: true }),
+    policy: t.expose('policy', { type: [PolicyFlagRef], description: 'Active flags on the SKU or its category.' }),
+    fulfillment: t.expose('fulfillment', { type: FulfillmentRef, nullable: true }),
     eligible: t.boolean({ resolve: (c) => c.reasons.length === 0 }),
     reasons: t.expose('reasons', { type: [IneligibleReasonRef] }),
   }),

@@ -3,10 +3,10 @@ import { builder } from '../builder.js';
 import { parseInput } from '../errors.js';
 import { lagBoundMs, type SnapshotSource } from '../reads/replicas.js';
 import { loadersOf } from '../reads/snapshot.js';
-import { CandidateContext, toCandidate } from './candidate.js';
+import { CandidateContextRef, toCandidate } from './candidate.js';
 import { id, MAX_CANDIDATES } from './inputs.js';
-import { SessionContext } from './session.js';
-import { UserContext } from './user.js';
+import { SessionContextRef } from './session.js';
+import { UserContextRef } from './user.js';
 
 interface DecisionShape { userId: string; sessionId: string | null; candidates: string[]; region: string | null }
 
@@ -18,7 +18,7 @@ const SnapshotSourceRef = builder.enumType('SnapshotSource', {
   } as const,
 });
 
-const Snapshot = builder.objectRef<{ id: string; readAt: string; cursor: string; source: SnapshotSource; lagMs: number }>('Snapshot').implement({
+const SnapshotRef = builder.objectRef<{ id: string; readAt: string; cursor: string; source: SnapshotSource; lagMs: number }>('Snapshot').implement({
   description: 'The one Postgres snapshot every number in this decision was read from.',
   fields: (t) => ({
     id: t.exposeString('id', { description: 'pg_current_snapshot() of the read transaction.' }),
@@ -38,24 +38,24 @@ const Snapshot = builder.objectRef<{ id: string; readAt: string; cursor: string;
 const facts = (d: DecisionShape, ctx: Parameters<typeof loadersOf>[0]) =>
   loadersOf(ctx).facts.load({ userId: d.userId, sessionId: d.sessionId, region: d.region });
 
-const DecisionContext = builder.objectRef<DecisionShape>('DecisionContext').implement({
+const DecisionContextRef = builder.objectRef<DecisionShape>('DecisionContext').implement({
   fields: (t) => ({
     snapshot: t.field({
-      type: Snapshot,
+      type: SnapshotRef,
       resolve: async (d, _, ctx) => {
         const f = await facts(d, ctx);
         // Measured after the snapshot's first statement returned, so the bound covers the instant it was taken.
         return { id: f.snapshotId, readAt: f.readAt, cursor: f.changeCursor, source: ctx.route?.source ?? 'PRIMARY', lagMs: lagBoundMs(ctx.route) };
       },
     }),
-    user: t.field({ type: UserContext, resolve: async (d, _, ctx) => ({ id: d.userId, facts: await facts(d, ctx) }) }),
+    user: t.field({ type: UserContextRef, resolve: async (d, _, ctx) => ({ id: d.userId, facts: await facts(d, ctx) }) }),
     session: t.field({
-      type: SessionContext,
+      type: SessionContextRef,
       nullable: true,
       resolve: async (d, _, ctx) => (d.sessionId === null ? null : { id: d.sessionId, userId: d.userId, facts: await facts(d, ctx) }),
     }),
     candidates: t.field({
-      type: [CandidateContext],
+      type: [CandidateContextRef],
       description: 'In request order, duplicates included.',
       resolve: async (d, _, ctx) => {
         const loaders = loadersOf(ctx);
@@ -77,7 +77,7 @@ const argsSchema = z.object({
 });
 
 builder.queryField('decisionContext', (t) => t.field({
-  type: DecisionContext,
+  type: DecisionContextRef,
   description: 'Everything true right now for this user, session and candidates, read from one Postgres snapshot.',
   args: {
     userId: t.arg.id({ required: true }),

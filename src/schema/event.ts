@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { badInput, parseInput } from '../errors.js';
-import type { EventListKey, EventRow } from '../reads/decision-sql.js';
+import { describedValues, EVENT_KIND_DESCRIPTIONS, EVENT_KINDS, SKU_EVENT_KINDS, type Event } from '../domain.js';
+import type { EventListKey } from '../reads/decision-sql.js';
 import { eventList } from '../reads/loaders.js';
 import { loadersOf } from '../reads/snapshot.js';
 import { recordEvents } from '../writes/events.js';
@@ -10,9 +11,9 @@ import type { StockLevel } from '../writes/items.js';
 import { id, limit as limitSchema, MAX_EVENT_QUANTITY, MAX_EVENTS } from './inputs.js';
 import { StockLevelRef } from './inventory.js';
 
-export const EventKindRef = builder.enumType('EventKind', { values: ['VIEW', 'CLICK', 'ADD_TO_CART', 'PURCHASE'] as const });
+export const EventKindRef = builder.enumType('EventKind', { values: describedValues(EVENT_KINDS, EVENT_KIND_DESCRIPTIONS) });
 
-export const Event = builder.objectRef<EventRow>('Event').implement({
+export const EventRef = builder.objectRef<Event>('Event').implement({
   fields: (t) => ({
     kind: t.expose('kind', { type: EventKindRef }),
     sku: t.exposeID('sku', { nullable: true }),
@@ -22,7 +23,7 @@ export const Event = builder.objectRef<EventRow>('Event').implement({
 });
 
 /** A `[Event!]!` field's answer for its `limit` argument (validated here): prefetched by facts, or one more statement. */
-export function eventsUpTo(ctx: Context, limit: number, prefetched: EventRow[], prefetchSize: number, key: Omit<EventListKey, 'limit'>) {
+export function eventsUpTo(ctx: Context, limit: number, prefetched: Event[], prefetchSize: number, key: Omit<EventListKey, 'limit'>) {
   const valid = parseInput(limitSchema, limit, 'limit');
   return eventList(loadersOf(ctx), prefetched, prefetchSize, { ...key, limit: valid });
 }
@@ -32,18 +33,18 @@ const EventInputRef = builder.inputType('EventInput', {
     kind: t.field({ type: EventKindRef, required: true }),
     userId: t.id({ required: true }),
     sessionId: t.id(),
-    sku: t.id({ description: 'Required for CLICK, ADD_TO_CART and PURCHASE.' }),
+    sku: t.id({ description: `Required for ${SKU_EVENT_KINDS.join(', ')}.` }),
     quantity: t.int({ defaultValue: 1, description: `Units, 1 to ${MAX_EVENT_QUANTITY}.` }),
   }),
 });
 
 const eventSchema = z.object({
-  kind: z.enum(['VIEW', 'CLICK', 'ADD_TO_CART', 'PURCHASE']),
+  kind: z.enum(EVENT_KINDS),
   userId: id,
   sessionId: id.nullable(),
   sku: id.nullable(),
   quantity: z.number().int().min(1, 'must be at least 1').max(MAX_EVENT_QUANTITY, `must be at most ${MAX_EVENT_QUANTITY}`),
-}).refine((e) => e.kind === 'VIEW' || e.sku !== null, { message: 'is required for this kind', path: ['sku'] });
+}).refine((e) => !SKU_EVENT_KINDS.includes(e.kind) || e.sku !== null, { message: 'is required for this kind', path: ['sku'] });
 
 const RecordEventsPayload = builder.objectRef<{ accepted: number; stock: StockLevel[] }>(
   'RecordEventsPayload',

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { builder } from '../builder.js';
 import { parseInput } from '../errors.js';
-import type { FulfillmentRow } from '../reads/decision-sql.js';
+import type { Fulfillment } from '../domain.js';
 import { setFulfillment } from '../writes/policy.js';
 import { id, MAX_LATENCY_MINUTES, upTo } from './inputs.js';
 
-export const Fulfillment = builder.objectRef<FulfillmentRow>('Fulfillment').implement({
+export const FulfillmentRef = builder.objectRef<Fulfillment>('Fulfillment').implement({
   fields: (t) => ({
     region: t.exposeString('region'),
     nextSlotAt: t.expose('nextSlotAt', { type: 'DateTime', nullable: true, description: 'Null: no delivery slot.' }),
@@ -24,7 +24,7 @@ const args = z.object({
 });
 
 builder.mutationField('setFulfillment', (t) => t.field({
-  type: Fulfillment,
+  type: FulfillmentRef,
   description: 'Set a region\'s next delivery slot (null: no delivery) and congestion.',
   args: {
     region: t.arg.string({ required: true }),

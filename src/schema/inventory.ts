@@ -6,7 +6,7 @@ import { id, MAX_STOCK, stock } from './inputs.js';
 
 export interface InventoryShape { available: number; reserved: number; updatedAt: string }
 
-export const Inventory = builder.objectRef<InventoryShape>('Inventory').implement({
+export const InventoryRef = builder.objectRef<InventoryShape>('Inventory').implement({
   fields: (t) => ({
     available: t.exposeInt('available', { description: 'Units on hand.' }),
     reserved: t.exposeInt('reserved', { description: 'Units held for carts/orders; sellable = available − reserved.' }),

@@ -7,7 +7,7 @@ import { upsertItems, type StockLevel } from '../writes/items.js';
 import { currency, id, MAX_ITEMS, MAX_PRICE_MINOR, MAX_STOCK, plain, priceMinor, stock, text } from './inputs.js';
 import { StockLevelRef } from './inventory.js';
 
-export const Item = builder.objectRef<ItemRow>('Item').implement({
+export const ItemRef = builder.objectRef<ItemRow>('Item').implement({
   fields: (t) => ({
     sku: t.exposeID('sku'),
     title: t.exposeString('title'),
@@ -32,7 +32,7 @@ const itemSchema = z.object({
   sku: id, title: text(500), category: text(200), priceMinor, currency, available: stock,
 });
 
-const UpsertItemsPayload = builder.objectRef<{ count: number; stockChanges: StockLevel[] }>('UpsertItemsPayload')
+const UpsertItemsPayloadRef = builder.objectRef<{ count: number; stockChanges: StockLevel[] }>('UpsertItemsPayload')
   .implement({
     fields: (t) => ({
       count: t.exposeInt('count', { description: 'Items written.' }),
@@ -41,7 +41,7 @@ const UpsertItemsPayload = builder.objectRef<{ count: number; stockChanges: Stoc
   });
 
 builder.mutationField('upsertItems', (t) => t.field({
-  type: UpsertItemsPayload,
+  type: UpsertItemsPayloadRef,
   description: `Create or update items with their price and stock level, atomically (at most ${MAX_ITEMS}).`,
   args: { items: t.arg({ type: [ItemInputRef], required: true }) },
   resolve: async (_, args, ctx) => {
@@ -63,7 +63,7 @@ const catalogArgs = z.object({
 });
 
 builder.queryField('catalog', (t) => t.field({
-  type: [Item],
+  type: [ItemRef],
   description: 'Items by SKU, filtered by a case-insensitive search on SKU or title and by category (for boards and tools).',
   args: {
     search: t.arg.string(),

@@ -6,7 +6,7 @@ import { currency, id, MAX_PRICE_MINOR, priceMinor } from './inputs.js';
 
 export type PriceShape = Omit<PriceRow, 'sku'>;
 
-export const Price = builder.objectRef<PriceShape>('Price').implement({
+export const PriceRef = builder.objectRef<PriceShape>('Price').implement({
   fields: (t) => ({
     amountMinor: t.exposeInt('amountMinor', { description: 'Selling price in minor units.' }),
     currency: t.exposeString('currency'),
@@ -15,17 +15,17 @@ export const Price = builder.objectRef<PriceShape>('Price').implement({
   }),
 });
 
-const SetPricePayload = builder.objectRef<PriceRow>('SetPricePayload').implement({
+const SetPricePayloadRef = builder.objectRef<PriceRow>('SetPricePayload').implement({
   fields: (t) => ({
     sku: t.exposeID('sku'),
-    price: t.field({ type: Price, resolve: (p) => p }),
+    price: t.field({ type: PriceRef, resolve: (p) => p }),
   }),
 });
 
 const args = z.object({ sku: id, amountMinor: priceMinor, currency });
 
 builder.mutationField('setPrice', (t) => t.field({
-  type: SetPricePayload,
+  type: SetPricePayloadRef,
   description: 'Set the selling price. The list price is kept unless the currency changes.',
   args: {
     sku: t.arg.id({ required: true }),

@@ -1,6 +1,7 @@
 import { GraphQLError, Kind } from 'graphql';
 import { builder } from '../builder.js';
 import { toIsoUtc } from '../db/timestamps.js';
+import { badInput } from '../errors.js';
 
 // ISO-8601 timestamps. Rows carry ISO UTC strings (see db/timestamps.ts), or
 // the form Postgres renders inside json (e.g. "2026-11-25T16:37:25.123456+00:00").
@@ -30,19 +31,15 @@ function parse(value: unknown): Date {
   const m = typeof value === 'string'
     ? /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.exec(value) : null;
   if (!m) {
-    throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone, e.g. 2026-11-25T16:00:00Z', {
-      extensions: { code: 'BAD_USER_INPUT' },
-    });
+    throw badInput('DateTime must be an ISO-8601 string with a time zone, e.g. 2026-11-25T16:00:00Z');
   }
   const d = new Date(value as string);
   // JS rolls 2026-02-30 over to March 2; refuse a day the month does not have.
   if (Number.isNaN(d.getTime()) || Number(m[3]) > daysIn(Number(m[1]), Number(m[2]))) {
-    throw new GraphQLError(`DateTime "${value}" is not a valid date`, { extensions: { code: 'BAD_USER_INPUT' } });
+    throw badInput(`DateTime "${value}" is not a valid date`);
   }
   if (d.getTime() < MIN_DATETIME || d.getTime() > MAX_DATETIME) {
-    throw new GraphQLError(`DateTime "${value}" is out of range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z (UTC)`, {
-      extensions: { code: 'BAD_USER_INPUT' },
-    });
+    throw badInput(`DateTime "${value}" is out of range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z (UTC)`);
   }
   return d;
 }

@@ -6,20 +6,17 @@ import { DomainError, parseInput } from '../errors.js';
 import type { InventoryPayload, LoggedChange, PolicyPayload } from '../live/changelog.js';
 import { cursorOf, StreamEnd, type Delivery, type Filter } from '../live/hub.js';
 import { id, MAX_CANDIDATES, plain } from './inputs.js';
-import { POLICY_SCOPES, PolicyFlag, PolicyScope } from './policy.js';
+import { describedValues, INVENTORY_CAUSE_DESCRIPTIONS, INVENTORY_CAUSES, POLICY_SCOPES, PRIVATE_SCOPE } from '../domain.js';
+import { PolicyFlagRef, PolicyScopeRef } from './policy.js';
 import { canSeeUserFlags } from '../auth/roles.js';
 
 type Logged<P> = LoggedChange & { payload: P };
 
-const InventoryChangeCause = builder.enumType('InventoryChangeCause', {
-  values: {
-    PURCHASE: { description: 'recordEvents: a purchase took stock (a sale).' },
-    SET_INVENTORY: { description: 'setInventory: a stock count or correction.' },
-    UPSERT: { description: 'upsertItems: a catalog load.' },
-  } as const,
+const InventoryChangeCauseRef = builder.enumType('InventoryChangeCause', {
+  values: describedValues(INVENTORY_CAUSES, INVENTORY_CAUSE_DESCRIPTIONS),
 });
 
-const InventoryChange = builder.objectRef<Logged<InventoryPayload>>('InventoryChange').implement({
+const InventoryChangeRef = builder.objectRef<Logged<InventoryPayload>>('InventoryChange').implement({
   description: 'A committed change of a SKU\'s stock (`available` or `reserved`, so of its sellable units), in commit order.',
   fields: (t) => ({
     cursor: t.string({ description: 'Pass as `after` to resume right after this change.', resolve: (c) => cursorOf(c.seq) }),
@@ -38,16 +35,16 @@ const InventoryChange = builder.objectRef<Logged<InventoryPayload>>('InventoryCh
       nullable: true, description: 'available − reserved after the change: 0 means sold out. Null when `reserved` is.',
       resolve: (c) => (c.payload.reserved == null ? null : c.payload.available - c.payload.reserved),
     }),
-    cause: t.field({ type: InventoryChangeCause, description: 'Which write moved the stock.', resolve: (c) => c.payload.cause ?? 'SET_INVENTORY' }),
+    cause: t.field({ type: InventoryChangeCauseRef, description: 'Which write moved the stock.', resolve: (c) => c.payload.cause ?? 'SET_INVENTORY' }),
     committedAt: t.field({ type: 'DateTime', resolve: (c) => c.committedAt }),
   }),
 });
 
-const PolicyFlip = builder.objectRef<Logged<PolicyPayload>>('PolicyFlip').implement({
+const PolicyFlipRef = builder.objectRef<Logged<PolicyPayload>>('PolicyFlip').implement({
   description: 'A committed change of a policy flag\'s `active`, in commit order.',
   fields: (t) => ({
     cursor: t.string({ resolve: (c) => cursorOf(c.seq) }),
-    flag: t.field({ type: PolicyFlag, resolve: (c) => c.payload.flag }),
+    flag: t.field({ type: PolicyFlagRef, resolve: (c) => c.payload.flag }),
     active: t.boolean({ resolve: (c) => c.payload.flag.active }),
     committedAt: t.field({ type: 'DateTime', resolve: (c) => c.committedAt }),
   }),
@@ -81,8 +78,8 @@ function argumentsOf(info: GraphQLResolveInfo): Record<string, unknown> {
 /** USER-scope flags name a person and carry free-text fraud reasons: only admin keys see them. */
 function visibleScopes(ctx: Context, asked: string[] | null): Set<string> | null {
   if (canSeeUserFlags(ctx.principal)) return asked && new Set(asked);
-  if (asked?.includes('USER')) throw new DomainError('FORBIDDEN', 'USER-scope policy flips need an admin key');
-  return new Set(asked ?? POLICY_SCOPES.filter((s) => s !== 'USER'));
+  if (asked?.includes(PRIVATE_SCOPE)) throw new DomainError('FORBIDDEN', 'USER-scope policy flips need an admin key');
+  return new Set(asked ?? POLICY_SCOPES.filter((s) => s !== PRIVATE_SCOPE));
 }
 
 const skusArg = z.array(id).max(MAX_CANDIDATES, `must hold at most ${MAX_CANDIDATES} SKUs`).nullable();
@@ -90,7 +87,7 @@ const skusArg = z.array(id).max(MAX_CANDIDATES, `must hold at most ${MAX_CANDIDA
 const afterArg = plain(100).nullable();
 
 builder.subscriptionField('inventoryChanged', (t) => t.field({
-  type: InventoryChange,
+  type: InventoryChangeRef,
   description: 'Every committed change of `available` or `reserved` (setInventory, purchases, upsertItems). skus null = every SKU.',
   args: { skus: t.arg.idList(), after: t.arg.string() },
   subscribe: (_, _args, ctx, info) => {
@@ -104,10 +101,10 @@ builder.subscriptionField('inventoryChanged', (t) => t.field({
 }));
 
 builder.subscriptionField('policyFlipped', (t) => t.field({
-  type: PolicyFlip,
+  type: PolicyFlipRef,
   description: 'Every setPolicyFlag that changed a flag\'s `active`. scopes null = every scope the key may see: '
     + 'USER-scope flips (a user id and a fraud reason) reach admin keys only.',
-  args: { scopes: t.arg({ type: [PolicyScope] }), after: t.arg.string() },
+  args: { scopes: t.arg({ type: [PolicyScopeRef] }), after: t.arg.string() },
   subscribe: (_, _args, ctx, info) => {
     const args = argumentsOf(info) as { scopes?: string[] | null; after?: string | null };
     const after = parseInput(afterArg, args.after ?? null, 'after');

@@ -1,5 +1,5 @@
 import { builder } from '../builder.js';
-import type { Velocity } from '../reads/decision-sql.js';
+import type { Velocity } from '../domain.js';
 
 const CEILING = 'At most 2147483647 (the largest Int): a window holding more reads 2147483647.';
 

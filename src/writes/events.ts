@@ -1,13 +1,12 @@
 // recordEvents: one transaction per batch. Purchases move stock and the sales
 // counter together; a batch that would oversell any SKU is refused whole.
 import type { Sql } from '../db/client.js';
+import { CLICK_KIND, SALE_KIND, type EventKind } from '../domain.js';
 import { DomainError } from '../errors.js';
 import type { StockLevel } from './items.js';
 import { appendChanges, inventoryChanges } from '../live/changelog.js';
 import { inWriteTx, lockSkus, sortedUnique } from './tx.js';
 import { bumpCounters } from './velocity.js';
-
-export type EventKind = 'VIEW' | 'CLICK' | 'ADD_TO_CART' | 'PURCHASE';
 
 export interface EventInput {
   kind: EventKind; userId: string; sessionId: string | null; sku: string | null; quantity: number;
@@ -26,8 +25,8 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
   const clicks = new Map<string, number>();
   for (const e of events) {
     if (e.sku === null) continue;
-    if (e.kind === 'PURCHASE') sales.set(e.sku, (sales.get(e.sku) ?? 0) + e.quantity);
-    if (e.kind === 'CLICK') clicks.set(e.sku, (clicks.get(e.sku) ?? 0) + e.quantity);
+    if (e.kind === SALE_KIND) sales.set(e.sku, (sales.get(e.sku) ?? 0) + e.quantity);
+    if (e.kind === CLICK_KIND) clicks.set(e.sku, (clicks.get(e.sku) ?? 0) + e.quantity);
   }
   const skus = sortedUnique(events.flatMap((e) => (e.sku === null ? [] : [e.sku])));
   const counted = sortedUnique([...sales.keys(), ...clicks.keys()]);
@@ -60,9 +59,9 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
           { skus: short });
       }
     }
-    // In slices: the ring write costs ~0.1 ms per SKU (velocity_write and a ~3 KB row rewrite), so
-    // 10,000 SKUs in one statement took 1–1.3 s of the 2 s statement timeout. Each slice is its own
-    // statement in this transaction; the rows are already locked, so atomicity and lock order hold.
+    // In slices, so that no one statement of a large batch nears the statement timeout (each SKU's ring
+    // write rewrites a ~3 KB row). The slices share this transaction and the rows are already locked:
+    // atomicity and lock order hold.
     for (let i = 0; i < counted.length; i += COUNTER_SLICE) {
       await bumpCounters(tx, counted.slice(i, i + COUNTER_SLICE)
         .map((sku) => ({ sku, sales: sales.get(sku) ?? 0, clicks: clicks.get(sku) ?? 0 })));

@@ -27,8 +27,7 @@ export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLe
     await tx`insert into sku_counters (sku) select unnest(${skus}::text[]) on conflict do nothing`;
     await lockSkus(tx, skus);
     // previous/previousReserved: the main query reads inventory in the statement's snapshot, from
-    // before the insert (an index lookup per row). A subquery per returned row over a CTE of the old
-    // rows was quadratic: this statement took 20–26 s for 10,000 items, now ~0.3 s.
+    // before the insert: one index lookup per row, so the statement stays linear in the batch.
     const stock = await tx<StockLevel[]>`
       with up as (
         insert into inventory as i (sku, available)

@@ -1,13 +1,13 @@
 // Policy flags (fraud, quality hold, risk gate) and delivery slots.
 import type { Sql } from '../db/client.js';
-import type { FlagRow, FulfillmentRow } from '../reads/decision-sql.js';
+import type { Flag, Fulfillment } from '../domain.js';
 import { appendChanges } from '../live/changelog.js';
 import { inWriteTx } from './tx.js';
 
-export interface FlagWrite { flag: FlagRow; flipped: boolean }
+export interface FlagWrite { flag: Flag; flipped: boolean }
 
 export async function setPolicyFlag(
-  sql: Sql, scope: FlagRow['scope'], target: string, kind: FlagRow['kind'], active: boolean, reason: string | null,
+  sql: Sql, scope: Flag['scope'], target: string, kind: Flag['kind'], active: boolean, reason: string | null,
 ): Promise<FlagWrite> {
   return inWriteTx(sql, async (tx) => {
     // A key never written has no row to lock, so two first writes would both read "no flag" and
@@ -18,7 +18,7 @@ export async function setPolicyFlag(
     const [prev] = await tx<{ active: boolean }[]>`
       select active from policy_flags where scope = ${scope} and target = ${target} and kind = ${kind} for update`;
     // changedAt moves when the flag or its reason changes; a repeat of the same state is a no-op.
-    const [flag] = await tx<FlagRow[]>`
+    const [flag] = await tx<Flag[]>`
       update policy_flags f set active = ${active}, reason = ${reason},
         changed_at = case when (f.active, f.reason) is distinct from (${active}::boolean, ${reason}::text)
                           then now() else f.changed_at end
@@ -32,9 +32,9 @@ export async function setPolicyFlag(
 
 export async function setFulfillment(
   sql: Sql, region: string, nextSlotAt: Date | null, congestion: number, latencyMinutes: number | null,
-): Promise<FulfillmentRow> {
+): Promise<Fulfillment> {
   return inWriteTx(sql, async (tx) => {
-    const [row] = await tx<FulfillmentRow[]>`
+    const [row] = await tx<Fulfillment[]>`
       insert into fulfillment as f (region, next_slot_at, congestion, latency_minutes)
       values (${region}, ${nextSlotAt}, ${congestion}, coalesce(${latencyMinutes}::int, 0))
       on conflict (region) do update set next_slot_at = excluded.next_slot_at, congestion = excluded.congestion,
