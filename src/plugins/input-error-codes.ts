@@ -1,14 +1,16 @@
 // Every request error gets its code from the phase that raised it, on every
-// transport (graphql-ws runs the same parse and validate). yoga labels what
-// parse throws and what validate reports; here: what a validation rule throws
-// (GRAPHQL_VALIDATION_FAILED), a literal a scalar cannot hold (an Int past 32
-// bits) and variable coercion in execute (both BAD_USER_INPUT).
+// transport (graphql-ws runs the same parse and validate): what parse throws
+// (GRAPHQL_PARSE_FAILED), what a validation rule throws (GRAPHQL_VALIDATION_FAILED),
+// a literal a scalar cannot hold (an Int past 32 bits) and variable coercion in
+// execute (both BAD_USER_INPUT). yoga labels what validate reports.
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { DomainError, httpStatus, labelPhase, recodeLiteralInputErrors, withInputErrorCodes } from '../errors.js';
 
 export function useInputErrorCodes(): Plugin {
   return {
+    // yoga labels parse errors only for HTTP requests (its hook needs `request`); this covers graphql-ws.
+    onParse: () => ({ result }) => labelPhase(result, 'GRAPHQL_PARSE_FAILED'),
     // A validation rule may throw rather than report (graphql-armor's limits do): label what it throws too.
     onValidate: ({ validateFn, setValidationFn }) => {
       setValidationFn((...args) => {
