@@ -8,8 +8,8 @@
 //      primary / replicas (ABBA…), decisions/s, p50/p99, and CPU per decision of
 //      the gateway, the primary's Postgres and the standbys' Postgres;
 //  (b) replica lag: the lagMs REPLICA answers carry, the standby's replay lag as
-//      the primary's walsender measures it (pg_stat_replication.replay_lag), and
-//      probes: the primary's WAL flush / write position until the standby replayed it;
+//      the primary's walsender measures it (pg_stat_replication.replay_lag), and a
+//      probe: a purchase committed on the primary until a standby snapshot shows it;
 //  (c) read-your-writes: a purchase through the replica gateway, then a decision
 //      with its consistency token: time from the mutation's answer to the decision's,
 //      against the same decision without a token, and how often it was the primary.
@@ -84,24 +84,29 @@ function cpuByRole(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typ
   return out;
 }
 
-/** One purchase per transaction on the hot SKUs at a steady rate, straight on the primary (no gateway CPU). */
+/**
+ * One purchase per transaction on the hot SKUs at a steady rate, straight on the primary (no gateway CPU); at most
+ * 16 in flight: a tick that finds them all busy is skipped and counted (the box could not keep the rate).
+ */
 function purchaseStream(sql: postgres.Sql, perSecond: number) {
   let stop = false;
   let done = 0;
-  let failed = 0;
+  let skipped = 0;
+  const failed: Record<string, number> = {};
   const inflight = new Set<Promise<void>>();
   const loop = (async () => {
     const t0 = performance.now();
     for (let i = 0; !stop; i++) {
       const wait = t0 + (i * 1000) / perSecond - performance.now();
       if (wait > 1) await sleep(wait);
+      if (inflight.size >= 16) { skipped++; continue; }
       const p = recordEvents(sql, [{ kind: 'PURCHASE', userId: `buyer-${i % 50}`, sessionId: null, sku: skuName(i % S.hotSkus), quantity: 1 }])
-        .then(() => { done++; }, () => { failed++; })
+        .then(() => { done++; }, (err: { code?: string }) => { const k = err.code ?? 'other'; failed[k] = (failed[k] ?? 0) + 1; })
         .finally(() => inflight.delete(p));
       inflight.add(p);
     }
   })();
-  return { async stop() { stop = true; await loop; await Promise.all(inflight); return { purchases: done, failed }; } };
+  return { async stop() { stop = true; await loop; await Promise.all(inflight); return { purchases: done, skippedTicks: skipped, failed }; } };
 }
 
 interface Round { gateway: string; decisionsPerS: number; p50: number; p99: number; errors: number; replicaShare: number;
@@ -145,9 +150,14 @@ async function round(gw: Gateway, name: string, roles: Record<string, number[]>,
   };
 }
 
-/** The standbys' replay lag while `run` runs: the walsender's replay_lag, and probes (a WAL position until replayed). */
+/**
+ * The standbys' lag while the rounds run: the walsender's replay_lag (WAL flushed on the primary until the standby
+ * reports it applied), and a probe: every 200 ms a purchase of a SKU of its own on the primary, then each
+ * standby polled (every ms) until a snapshot there shows it — commit to visible on the standby.
+ */
 async function lagMonitor(primary: postgres.Sql, standbys: postgres.Sql[]) {
   const replayLag: number[] = [];
+  const visible: number[] = [];
   let stop = false;
   const sampler = (async () => {
     while (!stop) {
@@ -157,29 +167,25 @@ async function lagMonitor(primary: postgres.Sql, standbys: postgres.Sql[]) {
       await sleep(100);
     }
   })();
-  // From one instant on the primary until each standby replayed (a) its WAL flush position (every commit made
-  // so far: commits are flushed before they are visible) and (b) its WAL write position (what the router's lag
-  // checks sample: it also covers WAL not yet flushed, which the walsender cannot send yet).
-  const toFlushed: number[] = [];
-  const toWritten: number[] = [];
+  const probeSku = skuName(999); // never a candidate, never in the purchase stream
   const prober = (async () => {
     while (!stop) {
+      const res = await recordEvents(primary, [{ kind: 'PURCHASE', userId: 'probe', sessionId: null, sku: probeSku, quantity: 1 }]).catch(() => undefined);
+      const left = res?.stock[0]?.available;
       const t0 = performance.now();
-      const [p] = await primary<{ flush: string; write: string }[]>`select pg_current_wal_flush_lsn() as flush, pg_current_wal_lsn() as write`;
-      await Promise.all(standbys.map(async (s) => {
-        let flushed = false;
-        while (!stop) {
-          const [r] = await s<{ f: boolean; w: boolean }[]>`
-            select pg_last_wal_replay_lsn() >= ${p!.flush}::pg_lsn as f, pg_last_wal_replay_lsn() >= ${p!.write}::pg_lsn as w`;
-          if (r!.f && !flushed) { flushed = true; toFlushed.push(performance.now() - t0); }
-          if (r!.w) { toWritten.push(performance.now() - t0); return; }
-          await sleep(1);
-        }
-      }));
+      if (left !== undefined) {
+        await Promise.all(standbys.map(async (s) => {
+          while (!stop) {
+            const [r] = await s<{ available: number }[]>`select available from inventory where sku = ${probeSku}`;
+            if (r!.available <= left) { visible.push(performance.now() - t0); return; }
+            await sleep(1);
+          }
+        }));
+      }
       await sleep(200);
     }
   })();
-  return { async stop() { stop = true; await Promise.all([sampler, prober]); return { replayLagMs: stats(replayLag), flushedToReplayedMs: stats(toFlushed), writtenToReplayedMs: stats(toWritten) }; } };
+  return { async stop() { stop = true; await Promise.all([sampler, prober]); return { replayLagMs: stats(replayLag), commitToVisibleMs: stats(visible) }; } };
 }
 
 /** Read-your-writes: purchase through the replica gateway, then a decision with (or, alternately, without) its token. */
