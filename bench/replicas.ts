@@ -38,6 +38,9 @@ const S = {
   hotSkus: 10,
   rywSeconds: num('BENCH_RYW_SECONDS', 15),
   rywClients: 4,
+  // The replica gateway's MAX_REPLICA_LAG_MS. Above the default (500) so that on a CPU-starved box, where the lag
+  // checks run late and the bound is coarse, decisions still reach the standbys and the bound's own spread shows.
+  maxLagMs: num('BENCH_MAX_LAG_MS', 2000),
 };
 
 const QUERY = `query D($u: ID!, $s: ID, $c: [ID!]!, $r: String, $t: String) {
@@ -239,7 +242,7 @@ async function main() {
     const common = { PG_POOL_MAX: '16', WORKERS: '1' };
     const onPrimary = await startGateway(db.url, common);
     gateways.push(onPrimary);
-    const onReplicas = await startGateway(db.url, { ...common, READ_REPLICA_URLS: standbyUrls.join(',') });
+    const onReplicas = await startGateway(db.url, { ...common, READ_REPLICA_URLS: standbyUrls.join(','), MAX_REPLICA_LAG_MS: String(S.maxLagMs) });
     gateways.push(onReplicas);
     const roles = {
       gateway: [onPrimary.pid, onReplicas.pid], primaryPostgres: [postmasterPid(server.dataDir)],
@@ -251,6 +254,16 @@ async function main() {
     const stream = purchaseStream(db.sql, S.purchasesPerS);
     monitors.push(...standbyUrls.map((u) => postgres(u, { max: 1, onnotice: () => {} })));
     const lag = await lagMonitor(db.sql, monitors);
+
+    // The cores the purchase stream, replication and the lag probes cost with no decisions at all: subtracted to get
+    // each server's CPU per decision it serves.
+    await sleep(S.warmupSeconds * 1000);
+    const idle0 = cpuSnapshot();
+    const idleT0 = performance.now();
+    await sleep(S.roundSeconds * 1000);
+    const idleS = (performance.now() - idleT0) / 1000;
+    const idleCores = Object.fromEntries(Object.entries(cpuByRole(idle0, cpuSnapshot(), roles)).map(([k, v]) => [k, r2(v / idleS)]));
+    console.log('no decisions (purchase stream and probes only), cores:', idleCores);
 
     // (a) and (b): alternating rounds, ABBA so a drift of the box hits both alike.
     const rounds: Round[] = [];
@@ -275,12 +288,22 @@ async function main() {
     });
     const a = side('primary');
     const b = side('replicas');
+    // CPU per decision each server serves, over the no-decision baseline (ms): reads on the primary from the primary
+    // rounds; reads on a standby from the replica rounds (the decisions the standbys served).
+    const perServed = (rs: Round[], role: string, share: (r: Round) => number) => mean(rs.map((r) =>
+      ((r.cores[role]! - idleCores[role]!) * 1000) / Math.max(1, r.decisionsPerS * share(r))));
+    const served = {
+      gatewayMs: mean(rounds.map((r) => ((r.cores.gateway! - idleCores.gateway!) * 1000) / r.decisionsPerS)),
+      primaryPostgresMs: perServed(by('primary'), 'primaryPostgres', () => 1),
+      standbyPostgresMs: perServed(by('replicas'), 'standbyPostgres', (r) => r.replicaShare),
+    };
     Object.assign(results, {
       rounds,
       routing: {
         primary: a, replicas: b,
         throughputRatio: r2(b.decisionsPerS / a.decisionsPerS), p50Ratio: r2(b.p50 / a.p50), p99Ratio: r2(b.p99 / a.p99),
         gatewayCpuMsPerDecisionDelta: r2(b.cpuMsPerDecision.gateway! - a.cpuMsPerDecision.gateway!),
+        idleCores, cpuMsPerServedDecision: served,
         note: 'same box: the standbys share 2 cores with the primary, the gateways and this load generator',
       },
       lag: { answerLagMs: stats(answerLag), ...replayLag },
