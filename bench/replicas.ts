@@ -109,13 +109,13 @@ function purchaseStream(sql: postgres.Sql, perSecond: number) {
       inflight.add(p);
     }
   })();
-  return { async stop() { stop = true; await loop; await Promise.all(inflight); return { purchases: done, skippedTicks: skipped, failed }; } };
+  return { get done() { return done; }, async stop() { stop = true; await loop; await Promise.all(inflight); return { purchases: done, skippedTicks: skipped, failed }; } };
 }
 
-interface Round { gateway: string; decisionsPerS: number; p50: number; p99: number; errors: number; replicaShare: number;
+interface Round { gateway: string; decisionsPerS: number; p50: number; p99: number; errors: number; replicaShare: number; purchasesPerS: number;
   cpuMsPerDecision: Record<string, number>; cores: Record<string, number> }
 
-async function round(gw: Gateway, name: string, roles: Record<string, number[]>, lagMs: number[]): Promise<Round> {
+async function round(gw: Gateway, name: string, roles: Record<string, number[]>, lagMs: number[], purchases: () => number): Promise<Round> {
   const lat: number[] = [];
   let errors = 0;
   let replica = 0;
@@ -139,15 +139,17 @@ async function round(gw: Gateway, name: string, roles: Record<string, number[]>,
   measuring = true;
   const t0 = performance.now();
   const cpu0 = cpuSnapshot();
+  const bought0 = purchases();
   await sleep(S.roundSeconds * 1000);
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = cpuByRole(cpu0, cpuSnapshot(), roles);
+  const purchasesPerS = r2((purchases() - bought0) / elapsed);
   stop = true;
   await Promise.all(workers);
   const s = stats(lat);
   return {
-    gateway: name, decisionsPerS: r2(lat.length / elapsed), p50: s.p50, p99: s.p99, errors, replicaShare: r2(replica / Math.max(1, lat.length)),
+    gateway: name, decisionsPerS: r2(lat.length / elapsed), p50: s.p50, p99: s.p99, errors, replicaShare: r2(replica / Math.max(1, lat.length)), purchasesPerS,
     cpuMsPerDecision: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, r2((v * 1000) / Math.max(1, lat.length))])),
     cores: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, r2(v / elapsed)])),
   };
@@ -260,17 +262,19 @@ async function main() {
     await sleep(S.warmupSeconds * 1000);
     const idle0 = cpuSnapshot();
     const idleT0 = performance.now();
+    const idleBought0 = stream.done;
     await sleep(S.roundSeconds * 1000);
     const idleS = (performance.now() - idleT0) / 1000;
+    const idlePurchasesPerS = r2((stream.done - idleBought0) / idleS);
     const idleCores = Object.fromEntries(Object.entries(cpuByRole(idle0, cpuSnapshot(), roles)).map(([k, v]) => [k, r2(v / idleS)]));
-    console.log('no decisions (purchase stream and probes only), cores:', idleCores);
+    console.log(`no decisions (purchase stream at ${idlePurchasesPerS}/s and probes only), cores:`, idleCores);
 
     // (a) and (b): alternating rounds, ABBA so a drift of the box hits both alike.
     const rounds: Round[] = [];
     const answerLag: number[] = [];
     for (let i = 0; i < S.pairs * 2; i++) {
       const replicasTurn = [1, 2].includes(i % 4);
-      const r = await round(replicasTurn ? onReplicas : onPrimary, replicasTurn ? 'replicas' : 'primary', roles, answerLag);
+      const r = await round(replicasTurn ? onReplicas : onPrimary, replicasTurn ? 'replicas' : 'primary', roles, answerLag, () => stream.done);
       rounds.push(r);
       console.log(`${r.gateway}: ${r.decisionsPerS}/s p50 ${r.p50} p99 ${r.p99} ms, on replicas ${r.replicaShare}, errors ${r.errors}, CPU ms/decision`, r.cpuMsPerDecision);
     }
@@ -288,12 +292,15 @@ async function main() {
     });
     const a = side('primary');
     const b = side('replicas');
-    // CPU per decision each server serves, over the no-decision baseline (ms): reads on the primary from the primary
-    // rounds; reads on a standby from the replica rounds (the decisions the standbys served).
+    // CPU per decision each server serves (ms), an estimate: a round's cores minus what its purchase rate cost in the
+    // no-decision phase (the box cannot keep the stream's rate, so it differs per round), over the decisions served.
+    // Reads on the primary from the primary rounds; reads on a standby from the replica rounds.
     const perServed = (rs: Round[], role: string, share: (r: Round) => number) => mean(rs.map((r) =>
-      ((r.cores[role]! - idleCores[role]!) * 1000) / Math.max(1, r.decisionsPerS * share(r))));
+      ((r.cores[role]! - (idleCores[role]! * r.purchasesPerS) / Math.max(1, idlePurchasesPerS)) * 1000) / Math.max(1, r.decisionsPerS * share(r))));
     const served = {
       gatewayMs: mean(rounds.map((r) => ((r.cores.gateway! - idleCores.gateway!) * 1000) / r.decisionsPerS)),
+      gatewayMsPrimaryRounds: mean(by('primary').map((r) => ((r.cores.gateway! - idleCores.gateway!) * 1000) / r.decisionsPerS)),
+      gatewayMsReplicaRounds: mean(by('replicas').map((r) => ((r.cores.gateway! - idleCores.gateway!) * 1000) / r.decisionsPerS)),
       primaryPostgresMs: perServed(by('primary'), 'primaryPostgres', () => 1),
       standbyPostgresMs: perServed(by('replicas'), 'standbyPostgres', (r) => r.replicaShare),
     };
@@ -303,7 +310,7 @@ async function main() {
         primary: a, replicas: b,
         throughputRatio: r2(b.decisionsPerS / a.decisionsPerS), p50Ratio: r2(b.p50 / a.p50), p99Ratio: r2(b.p99 / a.p99),
         gatewayCpuMsPerDecisionDelta: r2(b.cpuMsPerDecision.gateway! - a.cpuMsPerDecision.gateway!),
-        idleCores, cpuMsPerServedDecision: served,
+        idleCores, idlePurchasesPerS, cpuMsPerServedDecision: served,
         note: 'same box: the standbys share 2 cores with the primary, the gateways and this load generator',
       },
       lag: { answerLagMs: stats(answerLag), ...replayLag },
