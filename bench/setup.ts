@@ -14,11 +14,12 @@ import { upsertItems } from '../src/writes/items.js';
 import { setFulfillment, setPolicyFlag } from '../src/writes/policy.js';
 import { freePort, withDatabase } from '../test/global-setup.js';
 
-export interface BenchDb { url: string; sql: Sql; pgVersion: string; close(): Promise<void> }
+export interface BenchDb { url: string; sql: Sql; pgVersion: string; server?: EmbeddedServer; close(): Promise<void> }
 
-export async function benchDatabase(): Promise<BenchDb> {
+/** `embedded`: always an embedded server, whatever DATABASE_URL says (bench:replicas starts standbys of it). */
+export async function benchDatabase(opts: { embedded?: boolean } = {}): Promise<BenchDb> {
   let embedded: EmbeddedServer | undefined;
-  let admin = process.env.DATABASE_URL;
+  let admin = opts.embedded ? undefined : process.env.DATABASE_URL;
   const dataDir = path.resolve('.data', `bench-${process.pid}`); // one cluster per run: runs never collide
   if (!admin) {
     embedded = await startEmbedded({ dataDir, port: await freePort() });
@@ -32,7 +33,7 @@ export async function benchDatabase(): Promise<BenchDb> {
   const sql = createSql(url, { poolMax: 20, connectTimeoutSeconds: 5, statementTimeoutMs: 30_000 });
   const [v] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
   return {
-    url, sql, pgVersion: v!.v,
+    url, sql, pgVersion: v!.v, server: embedded,
     async close() {
       await sql.end();
       await a.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});

@@ -120,51 +120,93 @@ describe('read replicas', () => {
         }
       }
     });
+    // At least 3 s and 30 purchases (a loaded machine commits fewer per second): the stream must really run.
     await sleep(3000);
+    await waitFor('30 purchases', async () => purchases >= 30, 30_000);
     done = true;
     await Promise.all([...buyers, ...readers]);
     console.log(`replica consistency: ${reads} decisions (${replicaReads} on the standby), ${purchases} purchases on the primary`);
     expect(tears).toEqual([]);
-    expect(purchases).toBeGreaterThan(20);
+    expect(purchases).toBeGreaterThanOrEqual(30);
     expect(replicaReads).toBeGreaterThan(reads / 2);
   });
 
-  // Retried: the bound is measured when the decision's first statement returns, and on a saturated box (load 9
-  // on 2 cores) that can come more than the admission margin (50 ms) after routing, reporting lagMs just past the
-  // budget. Known gap, in the README: re-routing to the primary when that happens is not built yet.
-  it('replay paused: decisions leave the standby once its lag bound passes the budget; no answer reports lagMs above it', { retry: 2 }, async () => {
+  // Deterministic, whatever the machine's load: the bound is fixed when each snapshot is taken, and a replica
+  // snapshot over the budget is answered again on the primary (stale re-route), so timing decides only where an
+  // answer comes from, never whether its lagMs passes the bound.
+  it('replay paused: decisions leave the standby once its lag bound passes the budget; no answer reports lagMs above it', async () => {
     await waitFor('the standby to be eligible', async () => (await decide()).snapshot.source === 'REPLICA');
     const ctl = postgres(standby.url, { max: 1, onnotice: () => {} });
     let done = false;
-    const answers: { t: number; source: string; lagMs: number }[] = [];
+    const answers: { started: number; source: string; lagMs: number }[] = [];
     try {
       await ctl`select pg_wal_replay_pause()`;
-      const pausedAt = performance.now();
-      const writer = (async () => { for (let i = 0; !done; i++) { await buy(skus[i % skus.length]!); await sleep(10); } })();
+      // The first commit the standby will not have: no check can place the standby's bound at or after it (a
+      // primary sample taken later is past the paused replay position), so a snapshot taken more than MAX_LAG_MS
+      // after it is over the budget.
+      await buy(skus[0]!);
+      const wroteAt = performance.now();
+      const writer = (async () => { for (let i = 1; !done; i++) { await buy(skus[i % skus.length]!); await sleep(10); } })();
       const readers = [0, 1].map(async () => {
         while (!done) {
+          const started = performance.now() - wroteAt;
           const d = await decide();
-          answers.push({ t: performance.now() - pausedAt, source: d.snapshot.source, lagMs: d.snapshot.lagMs });
+          answers.push({ started, source: d.snapshot.source, lagMs: d.snapshot.lagMs });
         }
       });
       await sleep(MAX_LAG_MS + 1500);
       done = true;
       await Promise.all([writer, ...readers]);
-      const lastReplica = Math.max(0, ...answers.filter((a) => a.source === 'REPLICA').map((a) => a.t));
+      const replica = answers.filter((a) => a.source === 'REPLICA');
+      const lastReplica = Math.max(0, ...replica.map((a) => a.started));
       const maxLag = Math.max(...answers.map((a) => a.lagMs));
-      console.log(`replay paused: last REPLICA answer ${lastReplica.toFixed(0)} ms after the pause, max lagMs ${maxLag}, ${answers.length} answers`);
+      console.log(`replay paused: ${replica.length} REPLICA answers, the last started ${lastReplica.toFixed(0)} ms after the first unreplayed commit; `
+        + `max lagMs ${maxLag}, ${answers.length} answers`);
       expect(maxLag).toBeLessThanOrEqual(MAX_LAG_MS);
-      // The bound starts from the last position sampled before the pause: it crosses the budget within MAX_LAG_MS + one check.
-      expect(lastReplica).toBeLessThanOrEqual(MAX_LAG_MS + CHECK_MS);
-      const late = answers.filter((a) => a.t > MAX_LAG_MS + CHECK_MS);
+      const late = answers.filter((a) => a.started > MAX_LAG_MS);
       expect(late.length).toBeGreaterThan(10);
-      expect(late.every((a) => a.source === 'PRIMARY' && a.lagMs === 0)).toBe(true);
+      expect(late.filter((a) => a.source !== 'PRIMARY' || a.lagMs !== 0)).toEqual([]);
     } finally {
       done = true;
       await ctl`select pg_wal_replay_resume()`;
       await ctl.end();
     }
     await waitFor('the standby to catch up and serve again', async () => (await decide()).snapshot.source === 'REPLICA');
+  });
+
+  it('a decision routed to the standby within the budget but whose snapshot is taken past it is answered on the primary, fresh', async () => {
+    // A router of its own: one connection to the standby (so a decision can be made to wait for it) and no timer
+    // (its bound rests on the one check this test runs). Budget 2 s, so that routing surely happens within it.
+    const budget = 2000;
+    const solo = new ReplicaRouter(sql, [withDatabase(standby.url, 'gw_replica')], {
+      maxLagMs: budget, checkMs: 3_600_000, sqlConfig: { poolMax: 1, connectTimeoutSeconds: 1, statementTimeoutMs: 10_000 },
+    });
+    await solo.start();
+    const soloApp = createApp({ sql, logger: createLogger('silent'), replicas: solo });
+    const ctl = postgres(standby.url, { max: 1, onnotice: () => {} });
+    const standbyReplica = solo.replicas[0]!;
+    try {
+      await waitFor('a check to find the standby caught up', async () => { await solo.check(); return solo.pick() === standbyReplica; });
+      await ctl`select pg_wal_replay_pause()`;
+      const before = (await decide(plain)).candidates[1]!.inventory.available;
+      await buy(skus[1]!, 2); // committed after the pause: the standby's snapshots miss it
+      const rerouted = replicaStats.staleReroutes;
+      // Hold the standby's only connection past the budget, then ask: routed to the standby (its bound is still
+      // within the budget), the snapshot can only be taken once the connection is free, past the budget.
+      const hold = standbyReplica.sql`select pg_sleep(${(budget + 300) / 1000})`.execute();
+      expect(solo.pick()).toBe(standbyReplica);
+      const d = await decide(soloApp);
+      await hold;
+      console.log(`stale re-route: answered from ${d.snapshot.source}, lagMs ${d.snapshot.lagMs}, re-routes ${replicaStats.staleReroutes - rerouted}`);
+      expect(d.candidates[1]!.inventory.available).toBe(before - 2);
+      expect(d.snapshot.lagMs).toBeLessThanOrEqual(budget);
+      expect(d.snapshot).toMatchObject({ source: 'PRIMARY', lagMs: 0 });
+      expect(replicaStats.staleReroutes - rerouted).toBe(1);
+    } finally {
+      await ctl`select pg_wal_replay_resume()`;
+      await ctl.end();
+      await solo.stop();
+    }
   });
 
   it('read-your-writes: 200 write → decision-with-token pairs are never stale; without the token some are', async () => {

@@ -63,6 +63,11 @@ export function useMetrics({ hub, poolMax, token }: MetricsOptions): Plugin {
     help: 'Query snapshots retried elsewhere because their read replica was down or cancelled the read (recovery conflict)',
     registers: [registry], collect() { this.reset(); this.inc(replicaStats.retries); },
   });
+  new client.Counter({
+    name: 'gateway_replica_stale_reroutes_total',
+    help: 'Query snapshots taken on a read replica whose lag bound had passed MAX_REPLICA_LAG_MS by then, answered again elsewhere',
+    registers: [registry], collect() { this.reset(); this.inc(replicaStats.staleReroutes); },
+  });
   new client.Gauge({
     name: 'gateway_replica_lag_bound_ms', help: 'Upper bound on each read replica\'s lag behind the primary (READ_REPLICA_URLS order)',
     labelNames: ['replica'] as const, registers: [registry],

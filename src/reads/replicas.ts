@@ -12,11 +12,19 @@
 // When replay stops (paused, a conflict wait, a dead primary link) caughtUpAt
 // stops moving and the bound grows with the clock, so routing leaves the replica
 // the moment the bound passes the budget — no check needs to run for that.
+//
+// The bound is fixed when the snapshot is TAKEN, not when it was routed: a
+// snapshot waits for a pool connection and for the CPU after routing, and on a
+// saturated box that wait can outlast any margin. So the transaction's first
+// statement is a pin (ReplicaRoute.pin): caughtUpAt is read just before it is
+// sent, the snapshot exists by the time its result is back, and the difference
+// is the snapshot's lagMs. Over the budget, the operation's answer is dropped and
+// it runs again on another replica or the primary (a stale re-route).
 // A replica that is down, or cancels a read (recovery conflict, 40001), costs one
 // retry on another replica or the primary, never a failed decision.
 import postgres from 'postgres';
 import type { Config } from '../config.js';
-import { createSql, type Sql } from '../db/client.js';
+import { createSql, type Sql, type Tx } from '../db/client.js';
 import { isUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redactSecrets } from '../logger.js';
@@ -24,17 +32,51 @@ import { sleep } from '../util.js';
 
 export type SnapshotSource = 'PRIMARY' | 'REPLICA';
 
-/** Where a snapshot is read: the source and, on a replica, the instant (performance.now()) it had surely caught up to. */
-export interface Route { source: SnapshotSource; caughtUpAt: number }
+/** Where a query's snapshot is read. */
+export interface Route {
+  source: SnapshotSource;
+  /**
+   * On a replica: starts the snapshot's first statement on its transaction, which fixes the snapshot and its
+   * lag bound (call it before any other statement). Absent on the primary.
+   */
+  pin?: (tx: Tx) => void;
+  /** Upper bound, in ms, on how far behind the primary the snapshot is (0 on the primary; on a replica once pinned). */
+  lagMs(): Promise<number>;
+}
 
-export const PRIMARY_ROUTE: Route = { source: 'PRIMARY', caughtUpAt: Number.POSITIVE_INFINITY };
+export const PRIMARY_ROUTE: Route = { source: 'PRIMARY', lagMs: () => Promise.resolve(0) };
 
-/** Upper bound, in ms, on how far behind the primary a snapshot read now on this route may be. */
-export const lagBoundMs = (route: Route | undefined): number =>
-  !route || route.source === 'PRIMARY' ? 0 : Math.max(0, Math.ceil(performance.now() - route.caughtUpAt));
+/** Upper bound, in ms, on how far behind the primary the snapshot read on this route is. */
+export const lagBoundMs = (route: Route | undefined): Promise<number> => (route ? route.lagMs() : Promise.resolve(0));
 
 /** Process-wide figures for /metrics (plugins/metrics.ts reads them; no query per scrape). */
-export const replicaStats = { retries: 0, routers: new Set<ReplicaRouter>() };
+export const replicaStats = { retries: 0, staleReroutes: 0, routers: new Set<ReplicaRouter>() };
+
+/** A replica snapshot whose lag bound, fixed when it was taken, is over the budget: the router runs the operation elsewhere. */
+export class StaleSnapshot extends Error {
+  constructor(readonly lagMs: number) { super(`replica snapshot ${lagMs} ms behind: over the lag budget`); }
+}
+
+/** A replica route: the snapshot's bound is fixed by pin(), the transaction's first statement (see the header). */
+class ReplicaRoute implements Route {
+  readonly source = 'REPLICA' as const;
+  private pinned: Promise<number> | undefined;
+  constructor(private readonly replica: Replica) {}
+
+  pin(tx: Tx): void {
+    // Read before the statement is sent: every replay position it rests on was read before this snapshot exists.
+    const caughtUpAt = this.replica.caughtUpAt;
+    // Pipelined ahead of the operation's own statements; `select 1` takes the REPEATABLE READ snapshot, so the
+    // snapshot is taken no later than this result comes back. A failed pin is an unbounded lag (never a rejection:
+    // nothing awaits it until the operation is done, and the operation's own statements fail too).
+    this.pinned = tx`select 1`.then(() => Math.max(0, Math.ceil(performance.now() - caughtUpAt)), () => Number.POSITIVE_INFINITY);
+  }
+
+  /** Never pinned (no statement ran): bounded by the routing-time position, measured now. */
+  lagMs(): Promise<number> {
+    return this.pinned ?? Promise.resolve(Math.max(0, Math.ceil(performance.now() - this.replica.caughtUpAt)));
+  }
+}
 
 export interface Replica {
   name: string;
@@ -99,7 +141,7 @@ export class ReplicaRouter {
         connection: { statement_timeout: Math.max(opts.checkMs * 5, 500), application_name: 'decision-gateway-lag' } }),
       inFlight: 0, up: false, caughtUpAt: Number.NEGATIVE_INFINITY, replayLsn: -1n, replayAgeMs: undefined,
     }));
-    // A decision is answered a few ms after it is routed; keep that margin so the lagMs it reports stays within the budget.
+    // A snapshot is taken a few ms after it is routed: keeping that margin makes stale re-routes (see run) rare.
     this.admitAgeMs = opts.maxLagMs - Math.min(50, opts.maxLagMs / 5);
   }
 
@@ -123,7 +165,8 @@ export class ReplicaRouter {
   /** Current lag bound of a replica, ms (Infinity when it never caught up). */
   lagOf(r: Replica): number { return performance.now() - r.caughtUpAt; }
 
-  private async check(): Promise<void> {
+  /** One lag check (the timer runs it every checkMs; a test may run one to sample now). */
+  async check(): Promise<void> {
     const at = performance.now();
     try {
       const [row] = await this.primary<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
@@ -199,33 +242,41 @@ export class ReplicaRouter {
   /**
    * Runs one read (a snapshot transaction) on a replica, or on the primary when
    * none qualifies. A replica that is down or cancels the read with a retryable
-   * error — thrown, or inside the GraphQL result — gets one retry elsewhere.
+   * error — thrown, or inside the GraphQL result — or whose snapshot turned out
+   * staler than the budget (see ReplicaRoute) is left for another replica within
+   * the budget, at most once, then the primary: never a failed decision for it.
    */
   async run<T>(read: (sql: Sql, route: Route) => Promise<T>, minLsn = -1n): Promise<T> {
-    const first = minLsn >= 0n ? await this.pickReplayed(minLsn) : this.pick();
-    if (!first) return read(this.primary, PRIMARY_ROUTE);
-    let failure: unknown;
-    first.inFlight++;
-    try {
-      const result = await read(first.sql, { source: 'REPLICA', caughtUpAt: first.caughtUpAt });
-      failure = failedResult(result);
-      if (!failure) return result;
-    } catch (err) {
-      if (!isRetryable(err)) throw err;
-      failure = err;
-    } finally {
-      first.inFlight--;
+    let replica = minLsn >= 0n ? await this.pickReplayed(minLsn) : this.pick();
+    for (let attempt = 0; replica && attempt < 2; attempt++) {
+      const r = replica;
+      let failure: unknown;
+      r.inFlight++;
+      try {
+        const route = new ReplicaRoute(r);
+        const result = await read(r.sql, route);
+        failure = failedResult(result);
+        if (!failure) {
+          // The pin came back before the transaction committed: this does not wait.
+          const lag = await route.lagMs();
+          if (lag <= this.opts.maxLagMs) return result;
+          failure = new StaleSnapshot(lag);
+        }
+      } catch (err) {
+        if (!isRetryable(err)) throw err;
+        failure = err;
+      } finally {
+        r.inFlight--;
+      }
+      if (failure instanceof StaleSnapshot) {
+        replicaStats.staleReroutes++;
+      } else {
+        // Down: skip it until a check reaches it again. A recovery conflict leaves it usable.
+        if (isUnavailable(failure)) r.up = false;
+        replicaStats.retries++;
+      }
+      replica = this.pick(r, minLsn);
     }
-    // Down: skip it until a check reaches it again. A recovery conflict leaves it usable.
-    if (isUnavailable(failure)) first.up = false;
-    replicaStats.retries++;
-    const second = this.pick(first, minLsn);
-    if (!second) return read(this.primary, PRIMARY_ROUTE);
-    second.inFlight++;
-    try {
-      return await read(second.sql, { source: 'REPLICA', caughtUpAt: second.caughtUpAt });
-    } finally {
-      second.inFlight--;
-    }
+    return read(this.primary, PRIMARY_ROUTE);
   }
 }

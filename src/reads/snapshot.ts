@@ -118,6 +118,9 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
             c.route = route;
             return inSnapshot(db, async (tx) => {
               c.loaders = createLoaders(tx, outside);
+              // On a replica, the first statement: it fixes the snapshot's lag bound at the instant the snapshot is
+              // taken (over the budget, replicas.run answers from elsewhere). Pipelined: no round trip of its own.
+              if (route.pin) { route.pin(tx); c.loaders.statements++; }
               return executeFn(execArgs);
             });
           }, minLsn) as ReturnType<typeof executeFn>;

@@ -43,9 +43,9 @@ const DecisionContextRef = builder.objectRef<DecisionShape>('DecisionContext').i
     snapshot: t.field({
       type: SnapshotRef,
       resolve: async (d, _, ctx) => {
-        const f = await facts(d, ctx);
-        // Measured after the snapshot's first statement returned, so the bound covers the instant it was taken.
-        return { id: f.snapshotId, readAt: f.readAt, cursor: f.changeCursor, source: ctx.route?.source ?? 'PRIMARY', lagMs: lagBoundMs(ctx.route) };
+        // The bound fixed when the snapshot was taken (reads/replicas.ts); 0 on the primary.
+        const [f, lagMs] = await Promise.all([facts(d, ctx), lagBoundMs(ctx.route)]);
+        return { id: f.snapshotId, readAt: f.readAt, cursor: f.changeCursor, source: ctx.route?.source ?? 'PRIMARY', lagMs };
       },
     }),
     user: t.field({ type: UserContextRef, resolve: async (d, _, ctx) => ({ id: d.userId, facts: await facts(d, ctx) }) }),
