@@ -11,6 +11,8 @@ import { yogaLogging, type Logger } from './logger.js';
 import { useInputErrorCodes, useRequestParseErrors } from './plugins/input-error-codes.js';
 import type { KeyStore, Principal } from './auth/keys.js';
 import { useAuth } from './plugins/auth.js';
+import type { RateLimiter } from './auth/rate-limits.js';
+import { useRateLimits } from './plugins/rate-limits.js';
 import { UNGUARDED } from './auth/roles.js';
 import { useBoard } from './plugins/board.js';
 import { limitPlugins } from './plugins/limits.js';
@@ -41,6 +43,8 @@ export interface AppOptions extends SnapshotOptions {
   metricsToken?: string;
   /** Origins allowed cross-origin (CORS_ORIGINS); none by default: yoga would otherwise reflect any Origin. */
   corsOrigins?: string[];
+  /** RATE_LIMITS: per-key operation rates (auth/rate-limits.ts); unset: no limit, no cost. */
+  rateLimiter?: RateLimiter;
   /** Candidate evaluations per request and per key in flight (defaults 2,000 and 20,000). */
   workBudget?: WorkBudget;
 }
@@ -74,6 +78,8 @@ export function createApp(opts: AppOptions): App {
       useRequestParseErrors(),
       ...(opts.introspection === false ? [noIntrospection] : []),
       ...(opts.keys ? [useAuth(opts.keys, principals)] : []),
+      // After auth: only an admitted key's operations count against it.
+      ...(opts.rateLimiter ? [useRateLimits(opts.rateLimiter)] : []),
       useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken }),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.

@@ -1,5 +1,6 @@
 // Every setting the gateway reads, in one place (the README's configuration table mirrors this).
 import path from 'node:path';
+import { parseRateLimits, type RateSpec } from './auth/rate-limits.js';
 
 export interface Config {
   port: number;
@@ -17,6 +18,10 @@ export interface Config {
   /** How often each replica's lag is measured (background, never per decision). */
   replicaLagCheckMs: number;
   maxSubscriptionsPerKey: number;
+  /** RATE_LIMITS: operations per API key, by role (`reader=200/s:burst400,writer=50/s`; `*` for other keys); empty: no limit. */
+  rateLimits: Map<string, RateSpec>;
+  /** RATE_LIMIT_REDIS_URL: keep rate-limit counters in Redis; unset: in Postgres (rate_limit_buckets). */
+  rateLimitRedisUrl: string | undefined;
   /** Browser origins allowed to call the API cross-origin; empty: none (same-origin only). */
   corsOrigins: string[];
   maxRequestCandidates: number;
@@ -77,6 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxReplicaLagMs: Math.max(1, int('MAX_REPLICA_LAG_MS', 500, env)),
     replicaLagCheckMs: Math.max(10, int('REPLICA_LAG_CHECK_MS', 100, env)),
     maxSubscriptionsPerKey: Math.max(1, int('MAX_SUBSCRIPTIONS_PER_KEY', 1000, env)),
+    rateLimits: parseRateLimits(env.RATE_LIMITS ?? ''),
+    rateLimitRedisUrl: env.RATE_LIMIT_REDIS_URL || undefined,
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     maxRequestCandidates: Math.max(1, int('MAX_REQUEST_CANDIDATES', 2000, env)),
     maxKeyCandidatesInFlight: Math.max(1, int('MAX_KEY_CANDIDATES_IN_FLIGHT', 20_000, env)),

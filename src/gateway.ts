@@ -6,6 +6,7 @@ import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
 import type { Sql } from './db/client.js';
 import { KeyStore } from './auth/keys.js';
+import { RateLimiter } from './auth/rate-limits.js';
 import { ChangeHub } from './live/hub.js';
 import { startRetention } from './live/retention.js';
 import { attachWebSocket } from './live/ws.js';
@@ -21,7 +22,8 @@ export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | '
   | 'graphiql' | 'introspection' | 'maxBatch'
   | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'
   | 'authRequired' | 'wsMaxPayloadBytes' | 'wsMaxSubscriptions' | 'wsMaxSocketsPerKey'>
-  & Partial<Pick<Config, 'metricsToken' | 'maxRequestCandidates' | 'maxKeyCandidatesInFlight' | 'maxSubscriptionsPerKey' | 'corsOrigins'>>;
+  & Partial<Pick<Config, 'metricsToken' | 'maxRequestCandidates' | 'maxKeyCandidatesInFlight' | 'maxSubscriptionsPerKey' | 'corsOrigins'
+    | 'rateLimits' | 'rateLimitRedisUrl'>>;
 
 export interface GatewayOptions extends SnapshotOptions {
   /** The change feed's own pool (log follower, replays); without it the feed shares `sql`. */
@@ -35,11 +37,16 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
   await hub.start();
   const keys = new KeyStore(sql, logger, { required: config.authRequired });
   await keys.start();
+  const rateLimiter = config.rateLimits && RateLimiter.configured(config.rateLimits)
+    ? new RateLimiter({ sql, limits: config.rateLimits, redisUrl: config.rateLimitRedisUrl, logger, overrideOf: (id) => keys.rateLimitOf(id) })
+    : undefined;
+  await rateLimiter?.start();
   const stopRetention = startRetention(sql, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
   const app = createApp({
     sql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax,
     metricsToken: config.metricsToken,
     corsOrigins: config.corsOrigins,
+    rateLimiter,
     ...(config.maxRequestCandidates ? { workBudget: { perRequest: config.maxRequestCandidates, perKeyInFlight: config.maxKeyCandidatesInFlight ?? 20_000 } } : {}),
     graphiql: config.graphiql, introspection: config.introspection, maxBatch: config.maxBatch, ...opts,
   });
@@ -51,7 +58,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
     server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
   }).catch(async (err: unknown) => {
     stopRetention();
-    await Promise.all([hub.stop(), keys.stop()]);
+    await Promise.all([hub.stop(), keys.stop(), rateLimiter?.stop()]);
     throw err;
   });
   const wss = attachWebSocket(server, app, {
@@ -78,6 +85,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
+      await rateLimiter?.stop();
     },
   };
 }

@@ -5,6 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
+import { parseRateSpec, type RateSpec } from './rate-limits.js';
 
 export const ROLES = ['reader', 'subscriber', 'writer', 'merchandiser', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -22,12 +23,12 @@ export const parseRoles = (list: string): Role[] | null => {
 const CHANNEL = 'api_keys';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-export async function createKey(sql: Sql, roles: Role | readonly Role[], name: string): Promise<{ id: string; key: string }> {
+export async function createKey(sql: Sql, roles: Role | readonly Role[], name: string, rateLimit: string | null = null): Promise<{ id: string; key: string }> {
   const role = encodeRoles(typeof roles === 'string' ? [roles] : roles);
   const id = randomBytes(6).toString('hex');
   const secret = randomBytes(24).toString('base64url');
   await sql.begin(async (tx) => {
-    await tx`insert into api_keys (id, secret_hash, role, name) values (${id}, ${sha256(secret)}, ${role}, ${name})`;
+    await tx`insert into api_keys (id, secret_hash, role, name, rate_limit) values (${id}, ${sha256(secret)}, ${role}, ${name}, ${rateLimit})`;
     await tx`select pg_notify(${CHANNEL}, '')`;
   });
   return { id, key: `dcg_${id}_${secret}` };
@@ -41,9 +42,18 @@ export async function revokeKey(sql: Sql, id: string): Promise<boolean> {
   });
 }
 
+/** A key's own rate limit (a RATE_LIMITS spec such as "100/s:burst200"; null: its roles'). False when no active key has that id. */
+export async function setKeyRateLimit(sql: Sql, id: string, rateLimit: string | null): Promise<boolean> {
+  return sql.begin(async (tx) => {
+    const rows = await tx`update api_keys set rate_limit = ${rateLimit} where id = ${id} and revoked_at is null returning id`;
+    await tx`select pg_notify(${CHANNEL}, '')`;
+    return rows.length > 0;
+  });
+}
+
 export async function listKeys(sql: Sql) {
-  const rows = await sql<{ id: string; role: string; name: string; createdAt: string; revokedAt: string | null }[]>`
-    select id, role, name, created_at as "createdAt", revoked_at as "revokedAt" from api_keys order by created_at`;
+  const rows = await sql<{ id: string; role: string; name: string; rateLimit: string | null; createdAt: string; revokedAt: string | null }[]>`
+    select id, role, name, rate_limit as "rateLimit", created_at as "createdAt", revoked_at as "revokedAt" from api_keys order by created_at`;
   return rows.map(({ role, ...k }) => ({ ...k, roles: decodeRoles(role) }));
 }
 
@@ -61,7 +71,7 @@ export interface KeyStoreOptions {
 }
 
 export class KeyStore {
-  private keys = new Map<string, { hash: Buffer; role: string; roles: Role[]; name: string }>();
+  private keys = new Map<string, { hash: Buffer; role: string; roles: Role[]; name: string; rateLimit: RateSpec | null }>();
   private anyKeyEver = false;
   private loaded = false;
   private failing = false;
@@ -139,10 +149,10 @@ export class KeyStore {
   }
 
   private async readOnce(): Promise<void> {
-    let rows: { id: string; secretHash: string; role: string; name: string; revoked: boolean }[];
+    let rows: { id: string; secretHash: string; role: string; name: string; rateLimit: string | null; revoked: boolean }[];
     try {
       rows = await this.sql<typeof rows>`
-        select id, secret_hash as "secretHash", role, name, revoked_at is not null as revoked from api_keys`;
+        select id, secret_hash as "secretHash", role, name, rate_limit as "rateLimit", revoked_at is not null as revoked from api_keys`;
     } catch (err) {
       if (!this.failing) {
         this.logger.error({ err }, this.loaded
@@ -157,7 +167,11 @@ export class KeyStore {
     const wasOn = this.loaded && this.enabled;
     const before = this.keys;
     this.keys = new Map(rows.filter((r) => !r.revoked)
-      .map((r) => [r.id, { hash: Buffer.from(r.secretHash, 'hex'), role: r.role, roles: decodeRoles(r.role), name: r.name }]));
+      .map((r) => [r.id, {
+        hash: Buffer.from(r.secretHash, 'hex'), role: r.role, roles: decodeRoles(r.role), name: r.name,
+        // Written through setKeyRateLimit, which validates; a hand-edited bad value falls back to the roles' limit.
+        rateLimit: r.rateLimit ? parseRateSpec(r.rateLimit) : null,
+      }]));
     this.anyKeyEver = rows.length > 0;
     this.loaded = true;
     const gone = [...before].filter(([id, k]) => this.keys.get(id)?.role !== k.role).map(([id]) => id);
@@ -188,6 +202,11 @@ export class KeyStore {
     if (!this.loaded) return false;
     if (principal.id === OPEN.id) return !this.enabled;
     return this.keys.get(principal.id)?.role === encodeRoles(principal.roles);
+  }
+
+  /** The key's own rate limit, as last loaded (null: its roles' limit applies). */
+  rateLimitOf(id: string): RateSpec | null {
+    return this.keys.get(id)?.rateLimit ?? null;
   }
 
   /** The key's principal, or null for a missing, malformed, unknown or revoked key. */

@@ -14,6 +14,7 @@ import {
   primaryKey,
   real,
   text,
+  varchar,
   timestamp,
 } from 'drizzle-orm/pg-core';
 
@@ -154,4 +155,13 @@ export const apiKeys = pgTable('api_keys', {
   name: text('name').notNull(),
   createdAt: ts('created_at').notNull().defaultNow(),
   revokedAt: ts('revoked_at'),
+  /** This key's own rate limit ("200/s:burst400"), over its roles' (RATE_LIMITS); null: its roles'. */
+  rateLimit: text('rate_limit'),
+});
+
+// rate-limiter-flexible's Postgres store (auth/rate-limits.ts): one row per key and window, shared by every gateway process.
+export const rateLimitBuckets = pgTable('rate_limit_buckets', {
+  key: varchar('key', { length: 255 }).primaryKey(),
+  points: integer('points').notNull().default(0),
+  expire: bigint('expire', { mode: 'number' }),
 });

@@ -8,6 +8,7 @@ import type { Plugin } from 'graphql-yoga';
 import client from 'prom-client';
 import type { Context } from '../context.js';
 import type { ChangeHub } from '../live/hub.js';
+import { rateLimitStats } from '../auth/rate-limits.js';
 import { replicaStats } from '../reads/replicas.js';
 import { snapshotsInFlight } from '../reads/snapshot.js';
 
@@ -77,6 +78,15 @@ export function useMetrics({ hub, poolMax, token }: MetricsOptions): Plugin {
         router.replicas.forEach((r, i) => this.set({ replica: String(i) }, Math.min(router.lagOf(r), 3_600_000)));
       }
     },
+  });
+  new client.Counter({
+    name: 'gateway_rate_limited_total', help: 'Operations refused with RATE_LIMITED (a key over its rate limit)',
+    registers: [registry], collect() { this.reset(); this.inc(rateLimitStats.limited); },
+  });
+  new client.Counter({
+    name: 'gateway_rate_limit_store_errors_total',
+    help: 'Rate-limit decisions the shared store (Postgres or Redis) could not make; this process counted them alone instead',
+    registers: [registry], collect() { this.reset(); this.inc(rateLimitStats.storeErrors); },
   });
   new client.Gauge({ name: 'gateway_pool_max', help: 'Pool size (PG_POOL_MAX)', registers: [registry], collect() { this.set(poolMax); } });
   new client.Gauge({
