@@ -78,7 +78,8 @@ export class RateLimiter {
     if (!this.opts.redisUrl) return;
     this.redis = createClient({ url: this.opts.redisUrl, socket: { connectTimeout: 2000, reconnectStrategy: () => 500 } });
     this.redis.on('error', (err: unknown) => this.storeFailed(err));
-    await this.redis.connect();
+    // Not awaited: a gateway whose Redis is down still starts (counting per process until Redis is back).
+    this.redis.connect().catch((err: unknown) => this.storeFailed(err));
   }
 
   async stop(): Promise<void> {

@@ -10,12 +10,14 @@ import { DomainError } from '../errors.js';
 
 export function useRateLimits(limiter: RateLimiter): Plugin {
   const check = async (contextValue: unknown): Promise<DomainError | null> => {
-    const principal = (contextValue as Context).principal ?? UNGUARDED;
+    const ctx = contextValue as Context & { request?: Request };
+    const principal = ctx.principal ?? UNGUARDED;
     const verdict = await limiter.take(principal);
     if (verdict.ok) return null;
     const s = verdict.retryAfterS;
+    // The HTTP status and header only over HTTP (yoga strips `http` there; graphql-ws would pass it on).
     return new DomainError('RATE_LIMITED', `This API key is over its rate limit (${verdict.spec.text}); retry in ${s} s`, {
-      retryAfterSeconds: s, http: { status: 429, headers: { 'retry-after': String(s) } },
+      retryAfterSeconds: s, ...(ctx.request ? { http: { status: 429, headers: { 'retry-after': String(s) } } } : {}),
     });
   };
   return {
