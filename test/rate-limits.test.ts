@@ -167,6 +167,33 @@ describe('subscriptions', () => {
   });
 });
 
+const REDIS_URL = process.env.RATE_LIMIT_REDIS_URL || 'redis://127.0.0.1:6379';
+const redisUp = await new Promise<boolean>((resolve) => {
+  const u = new URL(REDIS_URL);
+  const s = net.connect(Number(u.port || 6379), u.hostname, () => { s.end(); resolve(true); });
+  s.on('error', () => resolve(false));
+  s.setTimeout(500, () => { s.destroy(); resolve(false); });
+});
+
+describe('Redis store (RATE_LIMIT_REDIS_URL)', () => {
+  it.skipIf(!redisUp)('two gateways counting in Redis share the limit, counted in Redis (none in Postgres)', async () => {
+    const pair = await Promise.all([0, 1].map(() => liveGateway({ rateLimits: LIMITS, rateLimitRedisUrl: REDIS_URL }, db.url)));
+    try {
+      const a = await newKey(['reader']);
+      await Promise.all(pair.map((g) => g.keys.reload()));
+      await sleep(200); // connected
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) statuses.push((await post(pair[i % 2]!.url, a.auth)).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+      // Not counted in Postgres: the Redis store did it.
+      const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from rate_limit_buckets where key like ${'%' + a.id}`;
+      expect(row!.n).toBe(0);
+    } finally {
+      await Promise.all(pair.map((g) => g.stop()));
+    }
+  });
+});
+
 describe('store down', () => {
   it('with RATE_LIMIT_REDIS_URL unreachable the gateway starts and each process still limits on its own, counting store errors', async () => {
     const port = await new Promise<number>((resolve) => {
