@@ -22,6 +22,8 @@ import { useWorkBudget, type WorkBudget } from './plugins/work-budget.js';
 import { useOneWritePerOperation } from './plugins/one-write.js';
 import { useSnapshotTransaction, type SnapshotOptions } from './reads/snapshot.js';
 import { schema } from './schema/index.js';
+import { createTracing } from './tracing.js';
+import type { TracerProvider } from '@opentelemetry/api';
 
 export interface AppOptions extends SnapshotOptions {
   sql: Sql;
@@ -43,6 +45,8 @@ export interface AppOptions extends SnapshotOptions {
   metricsToken?: string;
   /** Origins allowed cross-origin (CORS_ORIGINS); none by default: yoga would otherwise reflect any Origin. */
   corsOrigins?: string[];
+  /** OTEL_EXPORTER_OTLP_ENDPOINT's provider (tracing.ts), or a test's; unset: no tracing plugin at all. */
+  tracerProvider?: TracerProvider;
   /** RATE_LIMITS: per-key operation rates (auth/rate-limits.ts); unset: no limit, no cost. */
   rateLimiter?: RateLimiter;
   /** Candidate evaluations per request and per key in flight (defaults 2,000 and 20,000). */
@@ -56,6 +60,7 @@ export type App = YogaServerInstance<Record<string, never>, Context>;
 export function createApp(opts: AppOptions): App {
   const { sql, logger } = opts;
   const principals = new WeakMap<Request, Principal>();
+  const tracing = opts.tracerProvider ? createTracing(opts.tracerProvider) : undefined;
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -74,6 +79,8 @@ export function createApp(opts: AppOptions): App {
     context: ({ request, principal }: { request: Request; principal?: Principal }) =>
       ({ sql, hub: opts.hub, principal: principal ?? principals.get(request) ?? (opts.keys ? undefined : UNGUARDED) }),
     plugins: [
+      // First: the request's span encloses everything the other plugins do.
+      ...(tracing?.plugins ?? []),
       useBoard(),
       useRequestParseErrors(),
       ...(opts.introspection === false ? [noIntrospection] : []),
@@ -86,7 +93,7 @@ export function createApp(opts: AppOptions): App {
       // (Its compiled subscribe drops literal arguments; schema/subscriptions.ts reads them from the document.)
       useOneWritePerOperation(),
       useGraphQlJit(),
-      useSnapshotTransaction(sql, opts),
+      useSnapshotTransaction(sql, { ...opts, tracing: tracing?.snapshot }),
       // After the snapshot plugin: its execute wrapper is then the outermost, so the budget is given back
       // even when the transaction cannot open.
       useWorkBudget(opts.workBudget ?? { perRequest: 2000, perKeyInFlight: 20_000 }),

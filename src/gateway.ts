@@ -2,6 +2,7 @@
 // server, the change-log follower, and an orderly shutdown.
 import { createServer, type Server } from 'node:http';
 import type { WebSocketServer } from 'ws';
+import type { TracerProvider } from '@opentelemetry/api';
 import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
 import type { Sql } from './db/client.js';
@@ -26,6 +27,8 @@ export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | '
     | 'rateLimits' | 'rateLimitRedisUrl'>>;
 
 export interface GatewayOptions extends SnapshotOptions {
+  /** Tracing on (tracing.ts startTracing, or a test's provider). */
+  tracerProvider?: TracerProvider;
   /** The change feed's own pool (log follower, replays); without it the feed shares `sql`. */
   feedSql?: Sql;
 }

@@ -13,6 +13,7 @@ import { openDatabase, StartupError, type Database } from './db/database.js';
 import { startGateway } from './gateway.js';
 import { createLogger, redactSecrets } from './logger.js';
 import { ReplicaRouter } from './reads/replicas.js';
+import { startTracing } from './tracing.js';
 import { seedDemo } from './writes/seed.js';
 
 const START_TIMEOUT_MS = 20_000;
@@ -45,11 +46,15 @@ async function serve(url: string): Promise<{ port: number; stop(): Promise<void>
   try {
     await replicas?.start();
     if (replicas) logger.info({ replicas: replicas.replicas.map((r) => ({ url: r.name, up: r.up })), maxLagMs: config.maxReplicaLagMs }, 'read replicas on');
-    const gateway = await startGateway(sql, config, logger, { feedSql, replicas });
+    // OTEL_EXPORTER_OTLP_ENDPOINT set: spans exported over OTLP; unset: no tracing code runs.
+    const tracerProvider = startTracing();
+    if (tracerProvider) logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'tracing on: exporting spans over OTLP');
+    const gateway = await startGateway(sql, config, logger, { feedSql, replicas, tracerProvider });
     return {
       port: gateway.port,
       async stop() {
         await gateway.close();
+        await tracerProvider?.shutdown().catch((err: unknown) => logger.warn({ err }, 'could not flush the last spans'));
         await end(5);
       },
     };

@@ -3,7 +3,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
 import { createSql, type Sql } from '../src/db/client.js';
-import { startGateway, type Gateway, type GatewayConfig } from '../src/gateway.js';
+import { startGateway, type Gateway, type GatewayConfig, type GatewayOptions } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
 import { StreamEnd, type Delivery } from '../src/live/hub.js';
 import { sleep } from '../src/util.js';
@@ -13,6 +13,7 @@ export interface LiveGateway extends Gateway { sql: Sql; feedSql: Sql; url: stri
 
 export async function liveGateway(
   overrides: Partial<GatewayConfig> = {}, url = inject('databaseUrl'), logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+  options: Omit<GatewayOptions, 'feedSql'> = {},
 ): Promise<LiveGateway> {
   const sql = createSql(url, { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
   const feedSql = createSql(url, { poolMax: 2, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
@@ -21,7 +22,7 @@ export async function liveGateway(
     changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, maxInFlight: 256, poolMax: 10,
     graphiql: true, introspection: true, maxBatch: 10,
     authRequired: false, wsMaxPayloadBytes: 1024 * 1024, wsMaxSubscriptions: 100, wsMaxSocketsPerKey: 50, ...overrides,
-  }, logger, { feedSql });
+  }, logger, { ...options, feedSql });
   return {
     ...gw, sql, feedSql,
     url: `http://127.0.0.1:${gw.port}/graphql`,

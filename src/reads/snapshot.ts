@@ -9,6 +9,7 @@ import type { Context } from '../context.js';
 import { DomainError } from '../errors.js';
 import { createLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
 import { TOKEN_PATTERN, tokenLsn, type ReplicaRouter } from './replicas.js';
+import type { SnapshotTracing } from '../tracing.js';
 
 export const CONSISTENCY_HEADER = 'x-consistency-token';
 
@@ -68,6 +69,8 @@ export interface SnapshotOptions {
   unsafeReadOutsideTransaction?: boolean | ReadonlyArray<Reader>;
   /** READ_REPLICA_URLS: run each snapshot on a hot standby within the lag budget (reads/replicas.ts). Unset: the primary, as before. */
   replicas?: ReplicaRouter;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: a span for each snapshot and each statement in it (tracing.ts). Unset: no wrapper at all. */
+  tracing?: SnapshotTracing;
 }
 
 export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Plugin<Context> {
@@ -76,6 +79,10 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
   const allOutside = unsafe === true;
   const outside: OutsideReaders | undefined = Array.isArray(unsafe) && unsafe.length ? { sql, names: unsafe } : undefined;
   const replicas = opts.replicas;
+  const tracing = opts.tracing;
+  const snapshotOf = <T>(db: Sql, c: object, fn: (tx: Tx) => Promise<T>): Promise<T> => (tracing
+    ? tracing.snapshot(c, (traced) => inSnapshot(db, (tx) => fn(traced(tx))))
+    : inSnapshot(db, fn));
   const tokensOf = new WeakMap<Request, string>();
   const newerToken = (a: string | undefined, b: string) => (a && tokenLsn(a) > tokenLsn(b) ? a : b);
   return {
@@ -116,7 +123,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
           return replicas.run((db, route) => {
             const c = execArgs.contextValue as Context;
             c.route = route;
-            return inSnapshot(db, async (tx) => {
+            return snapshotOf(db, c, async (tx) => {
               c.loaders = createLoaders(tx, outside);
               // On a replica, the first statement: it fixes the snapshot's lag bound at the instant the snapshot is
               // taken (over the budget, replicas.run answers from elsewhere). Pipelined: no round trip of its own.
@@ -128,7 +135,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
         return;
       }
       setExecuteFn((execArgs) =>
-        inSnapshot(sql, async (tx) => {
+        snapshotOf(sql, execArgs.contextValue as Context, async (tx) => {
           (execArgs.contextValue as Context).loaders = createLoaders(tx, outside);
           return executeFn(execArgs);
         }) as ReturnType<typeof executeFn>,
