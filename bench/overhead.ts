@@ -11,10 +11,10 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { sleep } from '../src/util.js';
-import { benchDatabase, closeHttpAgent, httpPost, machine, percentile, seedCatalog, skuName, startGateway, type Gateway } from './setup.js';
+import { benchDatabase, closeHttpAgent, cpuSnapshot, httpPost, machine, percentile, seedCatalog, skuName, startGateway, type Gateway } from './setup.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS || 8);
-const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
+const SECONDS = Number(process.env.BENCH_SECONDS || 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 6);
 const CLIENTS = Number(process.env.BENCH_CLIENTS || 16);
 const CANDIDATES = 50;
 const REDIS_URL = process.env.RATE_LIMIT_REDIS_URL || 'redis://127.0.0.1:6379';
@@ -29,7 +29,10 @@ const body = () => {
   return JSON.stringify({ query: QUERY, variables: { u: `user-${i % 200}`, s: `session-${i % 200}`, c } });
 };
 
-async function closedLoop(url: string, seconds: number) {
+/** The closed loop on one gateway, with that process's CPU per decision (steadier than throughput on a shared box). */
+async function closedLoop(url: string, seconds: number, pid = 0) {
+  const cpuOf = () => (pid ? cpuSnapshot().get(pid)?.cpuS ?? 0 : 0);
+  const cpu0 = cpuOf();
   const lat: number[] = [];
   let errors = 0;
   const end = performance.now() + seconds * 1000;
@@ -41,7 +44,8 @@ async function closedLoop(url: string, seconds: number) {
     }
   }));
   lat.sort((a, b) => a - b);
-  return { decisionsPerS: Math.round((lat.length / seconds) * 10) / 10, p50: Math.round(percentile(lat, 50) * 100) / 100, p99: Math.round(percentile(lat, 99) * 100) / 100, errors };
+  const gatewayCpuMsPerDecision = Math.round(((cpuOf() - cpu0) * 1000 / Math.max(1, lat.length)) * 1000) / 1000;
+  return { gatewayCpuMsPerDecision, decisionsPerS: Math.round((lat.length / seconds) * 10) / 10, p50: Math.round(percentile(lat, 50) * 100) / 100, p99: Math.round(percentile(lat, 99) * 100) / 100, errors };
 }
 
 const reachable = (url: string) => new Promise<boolean>((resolve) => {
@@ -76,9 +80,9 @@ async function main() {
     for (const gw of Object.values(gateways)) await closedLoop(gw.url, 2); // warm-up: JIT, plans, pools
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, gw] of Object.entries(gateways)) {
-        const r = await closedLoop(gw.url, SECONDS);
+        const r = await closedLoop(gw.url, SECONDS, gw.pid);
         (runs[name] ??= []).push(r);
-        console.log(`round ${round + 1} ${name.padEnd(13)} ${r.decisionsPerS} decisions/s p50 ${r.p50} ms p99 ${r.p99} ms errors ${r.errors}`);
+        console.log(`round ${round + 1} ${name.padEnd(13)} ${r.decisionsPerS} decisions/s p50 ${r.p50} ms p99 ${r.p99} ms gateway CPU ${r.gatewayCpuMsPerDecision} ms/decision errors ${r.errors}`);
         await sleep(500);
       }
       load.push(os.loadavg());
@@ -98,6 +102,8 @@ async function main() {
       ratioToBaseline: Math.round((perS / mean(base.map((r) => r.decisionsPerS))) * 1000) / 1000,
       // Per round against that round's baseline, to see the spread the box's noise leaves.
       roundRatios: rs.map((r, i) => Math.round((r.decisionsPerS / base[i]!.decisionsPerS) * 1000) / 1000),
+      gatewayCpuMsPerDecision: Math.round(mean(rs.map((r) => r.gatewayCpuMsPerDecision)) * 1000) / 1000,
+      cpuRatioToBaseline: Math.round((mean(rs.map((r) => r.gatewayCpuMsPerDecision)) / mean(base.map((r) => r.gatewayCpuMsPerDecision))) * 1000) / 1000,
       meanP50: Math.round(mean(rs.map((r) => r.p50)) * 100) / 100,
       p50DeltaMs: Math.round((mean(rs.map((r) => r.p50)) - mean(base.map((r) => r.p50))) * 100) / 100,
       errors: rs.reduce((a, r) => a + r.errors, 0),

@@ -212,3 +212,17 @@ describe('store down', () => {
     }
   });
 });
+
+describe('RATE_LIMITS', () => {
+  it('parses role=N/s|N/m[:burstM], * for the rest; a bad entry or unknown role fails the start naming it', () => {
+    expect([...parseRateLimits(' reader=200/s:burst400, writer=50/s,*=3/m ')]).toEqual([
+      ['reader', { text: '200/s:burst400', rate: 200, per: 1, burst: 400 }],
+      ['writer', { text: '50/s', rate: 50, per: 1, burst: 50 }],
+      ['*', { text: '3/m', rate: 3, per: 60, burst: 3 }],
+    ]);
+    expect(parseRateLimits('').size).toBe(0);
+    for (const bad of ['reader=5', 'reader=0/s', 'reader=10/s:burst5', 'reader=1/h', 'readr=1/s', 'reader']) {
+      expect(() => parseRateLimits(bad), bad).toThrow(/RATE_LIMITS/);
+    }
+  });
+});

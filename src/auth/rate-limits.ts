@@ -8,7 +8,7 @@ import { BurstyRateLimiter, RateLimiterMemory, RateLimiterPostgres, RateLimiterR
 import { createClient } from 'redis';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import type { Principal } from './keys.js';
+import { ROLES, type Principal } from './keys.js';
 
 /** A parsed limit: `rate` operations per `per` seconds, up to `burst` at once. */
 export interface RateSpec { text: string; rate: number; per: number; burst: number }
@@ -35,6 +35,7 @@ export function parseRateLimits(raw: string): Map<string, RateSpec> {
     const [role, spec] = entry.split('=').map((s) => s.trim());
     const parsed = spec ? parseRateSpec(spec) : null;
     if (!role || !parsed) throw new Error(`RATE_LIMITS: "${entry}" is not role=N/s[:burstM] (or N/m), e.g. reader=200/s:burst400`);
+    if (role !== '*' && !(ROLES as readonly string[]).includes(role)) throw new Error(`RATE_LIMITS: "${role}" is not a role (${ROLES.join(', ')}, or * for the rest)`);
     out.set(role, parsed);
   }
   return out;
