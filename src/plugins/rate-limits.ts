@@ -6,7 +6,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { RateLimiter } from '../auth/rate-limits.js';
 import { UNGUARDED } from '../auth/roles.js';
 import type { Context } from '../context.js';
-import { DomainError } from '../errors.js';
+import { DomainError, httpStatus } from '../errors.js';
 
 export function useRateLimits(limiter: RateLimiter): Plugin {
   const check = async (contextValue: unknown): Promise<DomainError | null> => {
@@ -17,7 +17,7 @@ export function useRateLimits(limiter: RateLimiter): Plugin {
     const s = verdict.retryAfterS;
     // The HTTP status and header only over HTTP (yoga strips `http` there; graphql-ws would pass it on).
     return new DomainError('RATE_LIMITED', `This API key is over its rate limit (${verdict.spec.text}); retry in ${s} s`, {
-      retryAfterSeconds: s, ...(ctx.request ? { http: { status: 429, headers: { 'retry-after': String(s) } } } : {}),
+      retryAfterSeconds: s, ...(ctx.request ? { http: httpStatus('RATE_LIMITED', { 'retry-after': String(s) }) } : {}),
     });
   };
   return {
