@@ -120,6 +120,16 @@ describe('per-key limit', () => {
   });
 });
 
+describe('a key with several roles', () => {
+  it('gets the most generous of its roles\' limits (reader 5/m over writer 2/m), one counter for all its operations', async () => {
+    const k = await newKey(['reader', 'writer']);
+    for (let i = 0; i < 3; i++) expect((await post(gw.url, k.auth, WRITE)).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await post(gw.url, k.auth)).status).toBe(200);
+    expectLimited(await post(gw.url, k.auth));
+    expectLimited(await post(gw.url, k.auth, WRITE));
+  });
+});
+
 describe('shared between gateway processes', () => {
   it('two gateways on one database: 5 operations in all, whichever gateway answers', async () => {
     const a = await newKey(['reader']);
