@@ -118,7 +118,7 @@ async function main() {
   };
   console.log(JSON.stringify(summary, null, 2));
   fs.mkdirSync('bench/results', { recursive: true });
-  fs.writeFileSync(`bench/results/overhead-${results.when.slice(0, 10)}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  fs.writeFileSync(`bench/results/overhead-${results.when.replace(/[:.]/g, '-')}.json`, `${JSON.stringify(results, null, 2)}\n`);
 }
 
 main().catch((err) => { console.error(err); process.exit(1); });
