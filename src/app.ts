@@ -13,6 +13,7 @@ import type { KeyStore, Principal } from './auth/keys.js';
 import { useAuth } from './plugins/auth.js';
 import { UNGUARDED } from './auth/roles.js';
 import { useBoard } from './plugins/board.js';
+import { cachedRenderer, graphiqlOptions } from './plugins/graphiql.js';
 import { limitPlugins } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
 import { useReadiness } from './plugins/readiness.js';
@@ -55,7 +56,9 @@ export function createApp(opts: AppOptions): App {
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: opts.graphiql ?? true,
+    // Served from the installed package with example tabs (plugins/graphiql.ts); yoga's default loads a CDN.
+    graphiql: opts.graphiql === false ? false : graphiqlOptions(opts.keys),
+    renderGraphiQL: cachedRenderer(),
     batching: (opts.maxBatch ?? 10) > 0 ? { limit: opts.maxBatch ?? 10 } : false,
     landingPage: false,
     cors: opts.corsOrigins?.length
