@@ -19,6 +19,7 @@ import { useMetrics } from './plugins/metrics.js';
 import { useReadiness } from './plugins/readiness.js';
 import { useWorkBudget, type WorkBudget } from './plugins/work-budget.js';
 import { useOneWritePerOperation } from './plugins/one-write.js';
+import type { TrustedDocuments } from './plugins/trusted-documents.js';
 import { useSnapshotTransaction, type SnapshotOptions } from './reads/snapshot.js';
 import { schema } from './schema/index.js';
 
@@ -44,6 +45,8 @@ export interface AppOptions extends SnapshotOptions {
   corsOrigins?: string[];
   /** Candidate evaluations per request and per key in flight (defaults 2,000 and 20,000). */
   workBudget?: WorkBudget;
+  /** TRUSTED_DOCUMENTS allow/only: persisted documents by hash (and text only where allowed). */
+  trusted?: TrustedDocuments;
 }
 
 const noIntrospection: Plugin = { onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) };
@@ -77,6 +80,9 @@ export function createApp(opts: AppOptions): App {
       useRequestParseErrors(),
       ...(opts.introspection === false ? [noIntrospection] : []),
       ...(opts.keys ? [useAuth(opts.keys, principals)] : []),
+      // Per request (each batch entry, GET, SSE): a hash becomes its pre-parsed, pre-validated document; text
+      // is refused in `only` unless the key may send it. Before any other onParams work.
+      ...(opts.trusted ? [opts.trusted.plugin(principals)] : []),
       useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken }),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
