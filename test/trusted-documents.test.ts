@@ -172,6 +172,15 @@ describe('trusted documents', () => {
     b.close();
   });
 
+  it('a trusted document is still authorized: a reader key cannot run the trusted mutation', async () => {
+    const reader = { authorization: `Bearer ${(await createKey(db.sql, 'reader', 'td reader')).key}` };
+    await until(() => typeof only.keys.authenticate(reader.authorization) !== 'string');
+    const before = await stock();
+    const res = await postJson(only, reader, { extensions: pq('RecordPurchase'), variables: PURCHASE_VARS });
+    expect([res.status, code(res.body)]).toEqual([403, 'FORBIDDEN']);
+    expect(await stock()).toBe(before);
+  });
+
   it('allow: hashes and text both run; an unknown hash still runs nothing', async () => {
     expect((await postJson(allow, bff, { extensions: pq('Decision'), variables: DECISION_VARS })).body.data.decisionContext.candidates[0].sku).toBe('td-a');
     expect((await postJson(allow, bff, { query: TEXT_DECISION })).body.data.decisionContext.candidates).toEqual([{ sku: 'td-a' }]);
