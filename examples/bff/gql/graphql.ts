@@ -5,11 +5,17 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
 export type IneligibleReason =
+  /** A region was asked and it has no fulfillment row, or no next slot. */
   | 'NO_DELIVERY'
+  /** available − reserved < 1. */
   | 'OUT_OF_STOCK'
+  /** An active QUALITY_HOLD flag on the SKU or its category. */
   | 'QUALITY_HOLD'
+  /** An active RISK_GATE flag on the SKU or its category. */
   | 'RISK_GATE'
+  /** No such SKU (item, inventory and price are null). */
   | 'UNKNOWN_ITEM'
+  /** An active USER-scope FRAUD flag on the user (every candidate). */
   | 'USER_FRAUD';
 
 export type Intent =
@@ -17,7 +23,7 @@ export type Intent =
   | 'BROWSING'
   /** An ADD_TO_CART or PURCHASE in the last 30 minutes. */
   | 'BUYING'
-  /** Viewed/clicked one SKU twice, or 3+ SKUs of one category, in the last 30 minutes. */
+  /** VIEW or CLICK events on one SKU at least twice, or on 3+ SKUs of one category, in the last 30 minutes. */
   | 'CONSIDERING';
 
 export type InventoryChangeCause =
