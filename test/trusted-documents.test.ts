@@ -185,6 +185,10 @@ describe('trusted documents', () => {
     expect((await postJson(allow, bff, { extensions: pq('Decision'), variables: DECISION_VARS })).body.data.decisionContext.candidates[0].sku).toBe('td-a');
     expect((await postJson(allow, bff, { query: TEXT_DECISION })).body.data.decisionContext.candidates).toEqual([{ sku: 'td-a' }]);
     expect(code((await postJson(allow, bff, { extensions: { persistedQuery: { version: 1, sha256Hash: '0'.repeat(64) } } })).body)).toBe('PERSISTED_QUERY_NOT_FOUND');
+    // A batch mixing both: each entry runs its own document.
+    const batch = await postJson(allow, bff, [{ extensions: pq('Decision'), variables: DECISION_VARS }, { query: '{ catalog(search: "td-a") { sku } }' }]);
+    expect(batch.body[0].data.decisionContext.snapshot.id).toBeTypeOf('string');
+    expect(batch.body[1].data).toEqual({ catalog: [{ sku: 'td-a' }] });
     const s = await rawSocket(allow.wsUrl);
     await s.init(bff);
     s.subscribe('t', TEXT_DECISION);
