@@ -15,11 +15,13 @@ import type { RateLimiter } from './auth/rate-limits.js';
 import { useRateLimits } from './plugins/rate-limits.js';
 import { UNGUARDED } from './auth/roles.js';
 import { useBoard } from './plugins/board.js';
+import { cachedRenderer, graphiqlOptions } from './plugins/graphiql.js';
 import { limitPlugins } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
 import { useReadiness } from './plugins/readiness.js';
 import { useWorkBudget, type WorkBudget } from './plugins/work-budget.js';
 import { useOneWritePerOperation } from './plugins/one-write.js';
+import type { TrustedDocuments } from './plugins/trusted-documents.js';
 import { useSnapshotTransaction, type SnapshotOptions } from './reads/snapshot.js';
 import { schema } from './schema/index.js';
 import { createTracing } from './tracing.js';
@@ -51,6 +53,8 @@ export interface AppOptions extends SnapshotOptions {
   rateLimiter?: RateLimiter;
   /** Candidate evaluations per request and per key in flight (defaults 2,000 and 20,000). */
   workBudget?: WorkBudget;
+  /** TRUSTED_DOCUMENTS allow/only: persisted documents by hash (and text only where allowed). */
+  trusted?: TrustedDocuments;
 }
 
 const noIntrospection: Plugin = { onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) };
@@ -64,7 +68,9 @@ export function createApp(opts: AppOptions): App {
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: opts.graphiql ?? true,
+    // Served from the installed package with example tabs (plugins/graphiql.ts); yoga's default loads a CDN.
+    graphiql: opts.graphiql === false ? false : graphiqlOptions(opts.keys),
+    renderGraphiQL: cachedRenderer(),
     batching: (opts.maxBatch ?? 10) > 0 ? { limit: opts.maxBatch ?? 10 } : false,
     landingPage: false,
     cors: opts.corsOrigins?.length
@@ -85,6 +91,9 @@ export function createApp(opts: AppOptions): App {
       useRequestParseErrors(),
       ...(opts.introspection === false ? [noIntrospection] : []),
       ...(opts.keys ? [useAuth(opts.keys, principals)] : []),
+      // Per request (each batch entry, GET, SSE): a hash becomes its pre-parsed, pre-validated document; text
+      // is refused in `only` unless the key may send it. Before any other onParams work.
+      ...(opts.trusted ? [opts.trusted.plugin(principals)] : []),
       // After auth: only an admitted key's operations count against it.
       ...(opts.rateLimiter ? [useRateLimits(opts.rateLimiter)] : []),
       useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken }),

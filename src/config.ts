@@ -2,6 +2,10 @@
 import path from 'node:path';
 import { parseRateLimits, type RateSpec } from './auth/rate-limits.js';
 
+export const TRUSTED_MODES = ['off', 'allow', 'only'] as const;
+/** TRUSTED_DOCUMENTS: off, allow (hashes and text), only (hashes; text refused). */
+export type TrustedMode = (typeof TRUSTED_MODES)[number];
+
 export interface Config {
   port: number;
   host: string;
@@ -43,6 +47,12 @@ export interface Config {
   // Auth and graphql-ws bounds
   /** Auth on even with no key in api_keys (everything 401 until a key exists). */
   authRequired: boolean;
+  /** TRUSTED_DOCUMENTS: off, allow (hashes and text), only (hashes; text refused). */
+  trustedDocuments: TrustedMode;
+  /** The persisted-query manifest (npm run documents). */
+  trustedDocumentsManifest: string;
+  /** In `only`, admin keys may still send text. */
+  trustedDocumentsAdminText: boolean;
   /** Largest graphql-ws frame; a bigger one closes that socket with 1009. */
   wsMaxPayloadBytes: number;
   /** Operations in flight on one graphql-ws socket; past it a subscribe gets LIMIT_EXCEEDED. */
@@ -65,6 +75,13 @@ function bool(name: string, fallback: boolean, env: NodeJS.ProcessEnv): boolean 
   if (/^(1|true|on|yes)$/i.test(raw)) return true;
   if (/^(0|false|off|no)$/i.test(raw)) return false;
   throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T, env: NodeJS.ProcessEnv): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new Error(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -103,6 +120,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     // Auth and graphql-ws bounds
     authRequired: bool('AUTH_REQUIRED', false, env),
+    trustedDocuments: oneOf('TRUSTED_DOCUMENTS', TRUSTED_MODES, 'off', env),
+    trustedDocumentsManifest: path.resolve(env.TRUSTED_DOCUMENTS_MANIFEST || './trusted-documents.json'),
+    trustedDocumentsAdminText: bool('TRUSTED_DOCUMENTS_ADMIN_TEXT', false, env),
     wsMaxPayloadBytes: Math.max(1, int('WS_MAX_PAYLOAD_BYTES', 1024 * 1024, env)),
     wsMaxSubscriptions: Math.max(1, int('WS_MAX_SUBSCRIPTIONS', 100, env)),
     wsMaxSocketsPerKey: Math.max(1, int('WS_MAX_SOCKETS_PER_KEY', 50, env)),

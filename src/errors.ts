@@ -26,6 +26,8 @@ export const ERRORS = {
   UNAVAILABLE: { status: 503, meaning: 'The database is unreachable, or API keys are not loaded yet; retry shortly (503 when the whole request is refused).' },
   CURSOR_EXPIRED: { status: 200, meaning: 'A subscription\'s cursor is older than the retained change log (`extensions` carries the last valid cursor); resync from a decision\'s `snapshot.cursor`.' },
   SLOW_CONSUMER: { status: 200, meaning: 'A subscriber fell further behind than `LIVE_BUFFER_LIMIT`; resubscribe with `after:` its last cursor.' },
+  TRUSTED_DOCUMENT_REQUIRED: { status: 403, meaning: 'Under `TRUSTED_DOCUMENTS=only` the request sent query text (or no persisted hash); send `extensions.persistedQuery.sha256Hash` of a manifest document.' },
+  PERSISTED_QUERY_NOT_FOUND: { status: 400, meaning: '`extensions.persistedQuery.sha256Hash` names no document of the trusted-documents manifest; nothing was executed.' },
   INTERNAL_SERVER_ERROR: { status: 200, meaning: 'Anything unexpected: logged, and masked for the client. Bad input never gets it.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 

@@ -14,6 +14,9 @@ import { attachWebSocket } from './live/ws.js';
 import { withRequestId, type Logger } from './logger.js';
 import type { SnapshotOptions } from './reads/snapshot.js';
 import { sleep } from './util.js';
+import { StartupError } from './db/database.js';
+import { loadManifest, TrustedDocuments } from './plugins/trusted-documents.js';
+import { schema } from './schema/index.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -24,7 +27,7 @@ export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | '
   | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'
   | 'authRequired' | 'wsMaxPayloadBytes' | 'wsMaxSubscriptions' | 'wsMaxSocketsPerKey'>
   & Partial<Pick<Config, 'metricsToken' | 'maxRequestCandidates' | 'maxKeyCandidatesInFlight' | 'maxSubscriptionsPerKey' | 'corsOrigins'
-    | 'rateLimits' | 'rateLimitRedisUrl'>>;
+    | 'rateLimits' | 'rateLimitRedisUrl' | 'trustedDocuments' | 'trustedDocumentsManifest' | 'trustedDocumentsAdminText'>>;
 
 export interface GatewayOptions extends SnapshotOptions {
   /** Tracing on (tracing.ts startTracing, or a test's provider). */
@@ -34,6 +37,7 @@ export interface GatewayOptions extends SnapshotOptions {
 }
 
 export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, { feedSql, ...opts }: GatewayOptions = {}): Promise<Gateway> {
+  const trusted = trustedDocuments(config, logger); // first: a bad manifest fails the start before anything runs
   const hub = new ChangeHub({
     sql: feedSql ?? sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs, maxPerKey: config.maxSubscriptionsPerKey,
   });
@@ -51,7 +55,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
     corsOrigins: config.corsOrigins,
     rateLimiter,
     ...(config.maxRequestCandidates ? { workBudget: { perRequest: config.maxRequestCandidates, perKeyInFlight: config.maxKeyCandidatesInFlight ?? 20_000 } } : {}),
-    graphiql: config.graphiql, introspection: config.introspection, maxBatch: config.maxBatch, ...opts,
+    graphiql: config.graphiql, introspection: config.introspection, maxBatch: config.maxBatch, trusted, ...opts,
   });
   const server = createServer(withRequestId(logger, app));
   // A port taken (EADDRINUSE) fails the start, and what was started stops; the WebSocket server is
@@ -65,7 +69,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
     throw err;
   });
   const wss = attachWebSocket(server, app, {
-    keys, logger, maxPayloadBytes: config.wsMaxPayloadBytes,
+    keys, logger, trusted, maxPayloadBytes: config.wsMaxPayloadBytes,
     maxSubscriptions: config.wsMaxSubscriptions, maxSocketsPerKey: config.wsMaxSocketsPerKey,
   });
   const port = (server.address() as { port: number }).port;
@@ -91,4 +95,19 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
       await rateLimiter?.stop();
     },
   };
+}
+
+/** TRUSTED_DOCUMENTS allow/only: the manifest, read and validated now; off: none. */
+function trustedDocuments(config: GatewayConfig, logger: Logger): TrustedDocuments | undefined {
+  const mode = config.trustedDocuments ?? 'off';
+  if (mode === 'off') return undefined;
+  const file = config.trustedDocumentsManifest ?? 'trusted-documents.json';
+  let documents;
+  try {
+    documents = loadManifest(file, schema, { introspection: config.introspection });
+  } catch (err) {
+    throw new StartupError((err as Error).message, 'TRUSTED_DOCUMENTS_MANIFEST');
+  }
+  logger.info({ mode, documents: documents.size, file, adminText: config.trustedDocumentsAdminText ?? false }, 'trusted documents on');
+  return new TrustedDocuments({ mode, documents, adminText: config.trustedDocumentsAdminText ?? false });
 }

@@ -2,19 +2,16 @@
 // first paint, a change within 1 s, catching up after the change listener is
 // killed, and a hold set from the page reaching decisionContext.
 import fs from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumRunnable, launchChromium, type Chromium } from './browser.js';
 import { items, ownDatabase } from './helpers.js';
 import { liveGateway, post, type LiveGateway } from './live-helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-// CI installs Chromium (.ci/run); elsewhere these tests need it too, unless it is absent outside CI.
-const runnable = fs.existsSync(CHROMIUM) || !!process.env.CI;
-
-describe.runIf(runnable)('live board', () => {
+describe.runIf(chromiumRunnable)('live board', () => {
   let db: Awaited<ReturnType<typeof ownDatabase>>;
   let gw: LiveGateway;
-  let browser: Browser;
+  let browser: Chromium;
   let page: Page;
   const cell = (sku: string, cls: string) => page.locator(`tr[data-sku="${sku}"] td.${cls}`);
 
@@ -25,12 +22,8 @@ describe.runIf(runnable)('live board', () => {
       i: [...items('board', { a: { available: 5, category: 'kitchen' }, b: { available: 3, category: 'kitchen' } }),
         ...items('board', { c: { available: 9, category: 'garden' } })],
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 700 } });
+    browser = await launchChromium();
+    page = await browser.context.newPage();
     await page.goto(gw.url.replace('/graphql', '/live'));
     await page.waitForSelector('#status[data-state="connected"]', { timeout: 10_000 });
   });

@@ -12,7 +12,8 @@ export interface RawSocket {
   closed: Promise<Closed>;
   /** Sends connection_init; resolves with the ack, rejects if the socket closes first. */
   init(payload?: Record<string, unknown>): Promise<any>;
-  subscribe(id: string, query: string, variables?: Record<string, unknown>): void;
+  /** `extensions` carries a trusted document's hash (query ""). */
+  subscribe(id: string, query: string, variables?: Record<string, unknown>, extensions?: Record<string, unknown>): void;
   complete(id: string): void;
   send(raw: string | object): void;
   /** The first message matching `pred` (waits up to `ms`; rejects if the socket closes without one). */
@@ -57,7 +58,7 @@ export async function rawSocket(url: string): Promise<RawSocket> {
       send({ type: 'connection_init', ...(payload ? { payload } : {}) });
       return waitUntil(() => messages.find((m) => m.type === 'connection_ack'), 'connection_ack', 5000);
     },
-    subscribe: (id, query, variables = {}) => send({ id, type: 'subscribe', payload: { query, variables } }),
+    subscribe: (id, query, variables = {}, extensions) => send({ id, type: 'subscribe', payload: { query, variables, ...(extensions ? { extensions } : {}) } }),
     complete: (id) => send({ id, type: 'complete' }),
     waitFor: (pred, ms = 5000) => waitUntil(() => messages.find(pred), 'a matching message', ms),
     nexts(id, n, ms = 5000) {
@@ -97,15 +98,16 @@ export async function* sseEvents(res: Response): AsyncGenerator<{ event: string 
   }
 }
 
-/** POST accept: text/event-stream with `headers`; `ended` resolves with the time the stream ended. */
-export function sseAs(url: string, headers: Record<string, string>, query: string, variables: Record<string, unknown> = {}): SseStream {
+/** POST accept: text/event-stream with `headers`; `ended` resolves with the time the stream ended. `query` null: not sent. */
+export function sseAs(url: string, headers: Record<string, string>, query: string | null, variables: Record<string, unknown> = {},
+  extensions?: Record<string, unknown>): SseStream {
   const abort = new AbortController();
   const items: any[] = [];
   const errors: any[] = [];
   const res = fetch(url, {
     method: 'POST', signal: abort.signal,
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ ...(query === null ? {} : { query }), variables, ...(extensions ? { extensions } : {}) }),
   });
   const ended = (async () => {
     try {

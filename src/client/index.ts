@@ -10,6 +10,11 @@ import type { ErrorCode } from '../errors.js';
 export interface LiveRequest {
   /** A subscription declaring `$after: String` and selecting `cursor`, e.g. `inventoryChanged(after: $after) { cursor … }`. */
   query: string;
+  /**
+   * The query's trusted-document hash (TRUSTED_DOCUMENTS=allow|only): sent as extensions.persistedQuery with an
+   * empty query instead of the text (the text is still what `$after` is checked in).
+   */
+  sha256Hash?: string;
   variables?: Record<string, unknown>;
   /** Where to start: a `snapshot.cursor` (or any delivered cursor). Without it, `resync` is called first. */
   after?: string;
@@ -45,7 +50,8 @@ export class LiveError extends Error {
   }
 }
 
-const FATAL_CODES = new Set<ErrorCode>(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN']);
+const FATAL_CODES = new Set<ErrorCode>(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN',
+  'TRUSTED_DOCUMENT_REQUIRED', 'PERSISTED_QUERY_NOT_FOUND']);
 // Bad request, bad or revoked key, forbidden, wrong subprotocol: the same socket would get the same answer.
 const FATAL_CLOSES = new Set([4400, 4401, 4403, 4406]);
 
@@ -114,7 +120,9 @@ function resumable<T extends { cursor: string }>(
       if (stopped) return; // resync may have started everything over
     }
     // graphql-ws re-sends this very object if it ever resubscribes by itself: keep its cursor current.
-    const payload = { query: request.query, variables: { ...request.variables, after: cursor } };
+    const payload = request.sha256Hash
+      ? { query: '', extensions: { persistedQuery: { version: 1, sha256Hash: request.sha256Hash } }, variables: { ...request.variables, after: cursor } }
+      : { query: request.query, variables: { ...request.variables, after: cursor } };
     let ended = false;
     const end = (then: () => void) => {
       if (ended || stopped) return;

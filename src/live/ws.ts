@@ -8,7 +8,7 @@
 // the operation is still being set up.
 import type { Server } from 'node:http';
 import { documentTooDeep } from '../plugins/limits.js';
-import { GraphQLError, getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, MessageType, parseMessage, stringifyMessage, type Context, type SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -17,6 +17,7 @@ import { authError } from '../auth/check.js';
 import { OPEN, type KeyStore, type Principal, type Refusal } from '../auth/keys.js';
 import { DomainError, maskError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { TrustedDocuments } from '../plugins/trusted-documents.js';
 
 interface EnvelopRoot { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown }
 
@@ -30,6 +31,8 @@ export interface WsOptions {
   maxSubscriptions: number;
   /** WS_MAX_SOCKETS_PER_KEY: open sockets per API key in this process (none with auth off: there is no key). */
   maxSocketsPerKey: number;
+  /** TRUSTED_DOCUMENTS allow/only: the same rule as over HTTP (a subscribe's query "" plus extensions.persistedQuery). */
+  trusted?: TrustedDocuments;
 }
 
 const TRY_AGAIN_LATER = 1013; // graphql-ws clients retry it; 4401 they do not
@@ -203,12 +206,19 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
       const { schema, execute, subscribe, contextFactory, parse, validate } = app.getEnveloped({
         ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, principal,
       });
-      // Before parse: graphql-js recurses over nesting, and a parse-time throw would lose its code.
-      const tooDeep = documentTooDeep(params.query);
-      if (tooDeep) return [tooDeep];
-      const document = parse(params.query); // throws on syntax errors and on the query limits (graphql-armor)
-      const errors = validate(schema, document);
-      if (errors.length) return errors.map((e: GraphQLError) => mask(e, e.message) as GraphQLError);
+      const trusted = opts.trusted ? opts.trusted.resolve(params, principal) : { text: params.query };
+      if (trusted instanceof GraphQLError) return [trusted];
+      let document: DocumentNode;
+      if ('document' in trusted) {
+        document = trusted.document; // a trusted document: parsed and validated when the manifest was loaded
+      } else {
+        // Before parse: graphql-js recurses over nesting, and a parse-time throw would lose its code.
+        const tooDeep = documentTooDeep(trusted.text);
+        if (tooDeep) return [tooDeep];
+        document = parse(trusted.text); // throws on syntax errors and on the query limits (graphql-armor)
+        const errors = validate(schema, document);
+        if (errors.length) return errors.map((e: GraphQLError) => mask(e, e.message) as GraphQLError);
+      }
       // graphql-ws' own check, made here: failing it there would skip onOperation.
       if (!getOperationAST(document, params.operationName)) return [new GraphQLError('Unable to identify operation')];
       return {
