@@ -7,6 +7,7 @@ import type { Context } from './context.js';
 import type { Sql } from './db/client.js';
 import { maskError } from './errors.js';
 import type { ChangeHub } from './live/hub.js';
+import type { DecisionLog } from './log/decision-log.js';
 import { yogaLogging, type Logger } from './logger.js';
 import { useInputErrorCodes, useRequestParseErrors } from './plugins/input-error-codes.js';
 import type { KeyStore, Principal } from './auth/keys.js';
@@ -55,6 +56,10 @@ export interface AppOptions extends SnapshotOptions {
   workBudget?: WorkBudget;
   /** TRUSTED_DOCUMENTS allow/only: persisted documents by hash (and text only where allowed). */
   trusted?: TrustedDocuments;
+  /** The decision log's queue; without it no decision is logged. */
+  decisionLog?: DecisionLog;
+  /** Outcomes count within this many seconds after a decision (DECISION_ATTRIBUTION_WINDOW_S; default 1800). */
+  attributionWindowS?: number;
 }
 
 const noIntrospection: Plugin = { onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) };
@@ -83,7 +88,10 @@ export function createApp(opts: AppOptions): App {
     // Without a key store every caller may do everything; with one, a request the auth plugin did not
     // authenticate has no principal, and every root field refuses it.
     context: ({ request, principal }: { request: Request; principal?: Principal }) =>
-      ({ sql, hub: opts.hub, principal: principal ?? principals.get(request) ?? (opts.keys ? undefined : UNGUARDED) }),
+      ({
+        sql, hub: opts.hub, decisionLog: opts.decisionLog, attributionWindowS: opts.attributionWindowS ?? 1800,
+        principal: principal ?? principals.get(request) ?? (opts.keys ? undefined : UNGUARDED),
+      }),
     plugins: [
       // First: the request's span encloses everything the other plugins do.
       ...(tracing?.plugins ?? []),
@@ -96,7 +104,7 @@ export function createApp(opts: AppOptions): App {
       ...(opts.trusted ? [opts.trusted.plugin(principals)] : []),
       // After auth: only an admitted key's operations count against it.
       ...(opts.rateLimiter ? [useRateLimits(opts.rateLimiter)] : []),
-      useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken }),
+      useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken, decisionLog: opts.decisionLog }),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
       // (Its compiled subscribe drops literal arguments; schema/subscriptions.ts reads them from the document.)

@@ -10,7 +10,7 @@ import { DomainError } from './errors.js';
 export const builder = new SchemaBuilder<{
   Context: Context;
   DefaultFieldNullability: false;
-  AuthScopes: { read: boolean; write: boolean; subscribe: boolean; flag: boolean };
+  AuthScopes: { read: boolean; write: boolean; subscribe: boolean; flag: boolean; decisionLog: boolean };
   Scalars: {
     // graphql-js and graphql-jit both coerce ID input (a string or an integer) to a string.
     ID: { Input: string; Output: string };
@@ -26,6 +26,7 @@ export const builder = new SchemaBuilder<{
       write: may(ctx.principal, 'write'),
       subscribe: may(ctx.principal, 'subscribe'),
       flag: may(ctx.principal, 'flag'),
+      decisionLog: may(ctx.principal, 'decisionLog'),
     }),
     unauthorizedError: (_parent, ctx, info) => new DomainError('FORBIDDEN',
       `This API key (roles: ${describeRoles(ctx.principal)}) may not use ${info.parentType.name}.${info.fieldName}`),

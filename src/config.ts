@@ -59,6 +59,19 @@ export interface Config {
   wsMaxSubscriptions: number;
   /** Open graphql-ws sockets per API key per process; past it a new socket closes with 4429. */
   wsMaxSocketsPerKey: number;
+  // The decision log (src/log/)
+  /** Share of decisions logged without `log: true`, 0..1. */
+  decisionLogSample: number;
+  /** Days of decision log kept; older daily partitions are dropped whole. */
+  decisionLogRetentionDays: number;
+  /** Candidate rows the in-memory queue may hold; past it a decision is dropped from the log (counted), never delayed. */
+  decisionLogQueueRows: number;
+  /** The queue is written at least this often (ms)… */
+  decisionLogFlushMs: number;
+  /** …or as soon as it holds this many candidate rows. */
+  decisionLogBatchRows: number;
+  /** Events citing a decision count as its outcomes up to this long after it (decisionOutcomes, export). */
+  decisionAttributionWindowS: number;
 }
 
 function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
@@ -66,6 +79,14 @@ function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+function fraction(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`${name} must be a number from 0 to 1, got "${raw}"`);
   return n;
 }
 
@@ -126,5 +147,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsMaxPayloadBytes: Math.max(1, int('WS_MAX_PAYLOAD_BYTES', 1024 * 1024, env)),
     wsMaxSubscriptions: Math.max(1, int('WS_MAX_SUBSCRIPTIONS', 100, env)),
     wsMaxSocketsPerKey: Math.max(1, int('WS_MAX_SOCKETS_PER_KEY', 50, env)),
+    decisionLogSample: fraction('DECISION_LOG_SAMPLE', 0.01, env),
+    decisionLogRetentionDays: Math.max(1, int('DECISION_LOG_RETENTION_DAYS', 30, env)),
+    decisionLogQueueRows: int('DECISION_LOG_QUEUE_ROWS', 100_000, env),
+    decisionLogFlushMs: Math.max(10, int('DECISION_LOG_FLUSH_MS', 200, env)),
+    decisionLogBatchRows: Math.max(1, int('DECISION_LOG_BATCH_ROWS', 10_000, env)),
+    decisionAttributionWindowS: Math.max(1, int('DECISION_ATTRIBUTION_WINDOW_S', 1800, env)),
   };
 }

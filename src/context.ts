@@ -3,6 +3,7 @@
 import type { Sql } from './db/client.js';
 import type { Principal } from './auth/keys.js';
 import type { ChangeHub } from './live/hub.js';
+import type { DecisionLog } from './log/decision-log.js';
 import type { Loaders } from './reads/loaders.js';
 import type { Route } from './reads/replicas.js';
 
@@ -14,4 +15,17 @@ export interface Context {
   hub?: ChangeHub;
   /** The caller (set by plugins/auth.ts; absent when auth is not wired, e.g. in unit tests). */
   principal?: Principal;
+  /** The decision log's queue (absent: nothing is logged, e.g. in unit tests). */
+  decisionLog?: DecisionLog;
+  /** Seconds after a decision in which events citing it count as its outcomes. */
+  attributionWindowS?: number;
+  /** Work resolvers leave for the end of the query's snapshot (reads/snapshot.ts runs it). */
+  deferred?: Deferred[];
 }
+
+/**
+ * `inside` runs after the answer is built, before the snapshot commits (it may
+ * still read through the loaders); `after` once the snapshot has committed.
+ * Neither can fail or delay the answer beyond what `inside` reads.
+ */
+export interface Deferred { inside(): Promise<void>; after(): void }

@@ -10,6 +10,8 @@ import { KeyStore } from './auth/keys.js';
 import { RateLimiter } from './auth/rate-limits.js';
 import { ChangeHub } from './live/hub.js';
 import { startRetention } from './live/retention.js';
+import { DecisionLog } from './log/decision-log.js';
+import { startDecisionLogRetention } from './log/retention.js';
 import { attachWebSocket } from './live/ws.js';
 import { withRequestId, type Logger } from './logger.js';
 import type { SnapshotOptions } from './reads/snapshot.js';
@@ -20,14 +22,16 @@ import { schema } from './schema/index.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
-export interface Gateway { app: App; hub: ChangeHub; keys: KeyStore; server: Server; wss: WebSocketServer; port: number; close(): Promise<void> }
+export interface Gateway { app: App; hub: ChangeHub; keys: KeyStore; decisionLog: DecisionLog; server: Server; wss: WebSocketServer; port: number; close(): Promise<void> }
 
 export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | 'livePollMs' | 'maxInFlight' | 'poolMax'
   | 'graphiql' | 'introspection' | 'maxBatch'
   | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'
   | 'authRequired' | 'wsMaxPayloadBytes' | 'wsMaxSubscriptions' | 'wsMaxSocketsPerKey'>
   & Partial<Pick<Config, 'metricsToken' | 'maxRequestCandidates' | 'maxKeyCandidatesInFlight' | 'maxSubscriptionsPerKey' | 'corsOrigins'
-    | 'rateLimits' | 'rateLimitRedisUrl' | 'trustedDocuments' | 'trustedDocumentsManifest' | 'trustedDocumentsAdminText'>>;
+    | 'rateLimits' | 'rateLimitRedisUrl' | 'trustedDocuments' | 'trustedDocumentsManifest' | 'trustedDocumentsAdminText'
+    | 'decisionLogSample' | 'decisionLogRetentionDays' | 'decisionLogQueueRows' | 'decisionLogFlushMs' | 'decisionLogBatchRows'
+    | 'decisionAttributionWindowS'>>;
 
 export interface GatewayOptions extends SnapshotOptions {
   /** Tracing on (tracing.ts startTracing, or a test's provider). */
@@ -49,9 +53,16 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
     : undefined;
   await rateLimiter?.start();
   const stopRetention = startRetention(sql, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
+  // Unset here (tests' gateways): nothing sampled, log: true still logs.
+  const decisionLog = new DecisionLog({
+    sql, logger, sample: config.decisionLogSample ?? 0, queueRows: config.decisionLogQueueRows ?? 100_000,
+    flushMs: config.decisionLogFlushMs ?? 200, batchRows: config.decisionLogBatchRows ?? 10_000,
+  });
+  decisionLog.start();
+  const stopLogRetention = startDecisionLogRetention(sql, config.decisionLogRetentionDays ?? 30, logger, () => decisionLog.forgetPartitions());
   const app = createApp({
     sql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax,
-    metricsToken: config.metricsToken,
+    metricsToken: config.metricsToken, decisionLog, attributionWindowS: config.decisionAttributionWindowS,
     corsOrigins: config.corsOrigins,
     rateLimiter,
     ...(config.maxRequestCandidates ? { workBudget: { perRequest: config.maxRequestCandidates, perKeyInFlight: config.maxKeyCandidatesInFlight ?? 20_000 } } : {}),
@@ -65,6 +76,8 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
     server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
   }).catch(async (err: unknown) => {
     stopRetention();
+    stopLogRetention();
+    await decisionLog.stop();
     await Promise.all([hub.stop(), keys.stop(), rateLimiter?.stop()]);
     throw err;
   });
@@ -75,7 +88,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
   const port = (server.address() as { port: number }).port;
 
   return {
-    app, hub, keys, server, wss, port,
+    app, hub, keys, decisionLog, server, wss, port,
     // Stop accepting, end subscriptions with a resumable cursor, finish in-flight requests.
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -93,6 +106,9 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
       await closed;
       clearTimeout(grace);
       await rateLimiter?.stop();
+      // Answers are out: what they queued for the log is written before the pool closes.
+      stopLogRetention();
+      await decisionLog.stop();
     },
   };
 }

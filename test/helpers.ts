@@ -8,7 +8,7 @@ import postgres from 'postgres';
 import { inject } from 'vitest';
 import { migrate, migrationsFolder } from '../src/db/migrate.js';
 import { withDatabase } from './global-setup.js';
-import { createApp, type App } from '../src/app.js';
+import { createApp, type App, type AppOptions } from '../src/app.js';
 import { createSql, type Sql } from '../src/db/client.js';
 import { createLogger } from '../src/logger.js';
 import type { SnapshotOptions } from '../src/reads/snapshot.js';
@@ -28,9 +28,11 @@ export interface TestGateway {
   statements: string[];
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>>;
   close(): Promise<void>;
+  /** The app itself (for /metrics and other paths). */
+  app: App;
 }
 
-export interface TestGatewayOptions extends SnapshotOptions {
+export interface TestGatewayOptions extends SnapshotOptions, Pick<AppOptions, 'decisionLog' | 'attributionWindowS' | 'keys'> {
   production?: boolean;
   /** The database (default: the run's). */
   url?: string;
@@ -58,6 +60,7 @@ export function testGateway(opts: TestGatewayOptions = {}): TestGateway {
     url,
     sql,
     statements,
+    app,
     gql: (query, variables) => gql(app, query, variables),
     close: () => sql.end({ timeout: 5 }),
   };

@@ -11,15 +11,18 @@ export type OperationKind = 'query' | 'mutation' | 'subscription';
  * read: queries. subscribe: subscriptions. write: every mutation. flag:
  * setPolicyFlag on SKUs and categories (what the live board does). userFlags:
  * USER-scope flags, who is flagged for fraud and why (personal data).
+ * forceLog: decisionContext(log: true), a write to the decision log beyond
+ * sampling (so a reader-only key cannot fill it). decisionLog: read the log
+ * and its outcomes (every logged user's context: personal data).
  */
-export type Permission = 'read' | 'subscribe' | 'write' | 'flag' | 'userFlags';
+export type Permission = 'read' | 'subscribe' | 'write' | 'flag' | 'userFlags' | 'forceLog' | 'decisionLog';
 
 export const GRANTS: Record<Role, readonly Permission[]> = {
   reader: ['read'],
   subscriber: ['subscribe'],
-  writer: ['write'],
+  writer: ['write', 'forceLog'],
   merchandiser: ['read', 'subscribe', 'flag'],
-  admin: ['read', 'subscribe', 'write', 'flag', 'userFlags'],
+  admin: ['read', 'subscribe', 'write', 'flag', 'userFlags', 'forceLog', 'decisionLog'],
 };
 
 export const may = (principal: Principal | undefined, permission: Permission): boolean =>

@@ -16,6 +16,7 @@ import {
   text,
   varchar,
   timestamp,
+  uuid,
 } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -105,7 +106,11 @@ export const events = pgTable('events', {
   sku: text('sku'),
   quantity: integer('quantity').notNull(),
   at: ts('at').notNull().defaultNow(),
+  // The logged decision this event is an outcome of (decision_log, src/log/), and the candidate's position in it.
+  decisionId: uuid('decision_id'),
+  position: integer('position'),
 }, (t) => [
+  index('events_decision_idx').on(t.decisionId).where(sql`decision_id is not null`),
   index('events_session_at_idx').on(t.sessionId, t.at.desc(), t.id.desc()),
   index('events_user_purchase_at_idx').on(t.userId, t.at.desc(), t.id.desc()).where(sql`kind = 'PURCHASE'`),
 ]);

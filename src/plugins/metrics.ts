@@ -9,6 +9,7 @@ import client from 'prom-client';
 import type { Context } from '../context.js';
 import type { ChangeHub } from '../live/hub.js';
 import { rateLimitStats } from '../auth/rate-limits.js';
+import type { DecisionLog } from '../log/decision-log.js';
 import { replicaStats } from '../reads/replicas.js';
 import { snapshotsInFlight } from '../reads/snapshot.js';
 
@@ -19,6 +20,7 @@ export interface MetricsOptions {
   poolMax: number;
   /** When set, /metrics answers only `Authorization: Bearer <token>`. */
   token?: string;
+  decisionLog?: DecisionLog;
 }
 
 /** The root field the operation selects (schema names only), or "multiple" / "none". */
@@ -36,7 +38,7 @@ function describe(document: DocumentNode, operationName: string | null | undefin
   return op ? { type: op.operation, field: rootField(op) } : { type: 'invalid', field: 'none' };
 }
 
-export function useMetrics({ hub, poolMax, token }: MetricsOptions): Plugin {
+export function useMetrics({ hub, poolMax, token, decisionLog }: MetricsOptions): Plugin {
   const registry = new client.Registry();
   // With WORKERS > 1 each process answers for itself; the pid tells the series apart.
   registry.setDefaultLabels({ pid: String(process.pid) });
@@ -101,6 +103,31 @@ export function useMetrics({ hub, poolMax, token }: MetricsOptions): Plugin {
     name: 'gateway_change_log_read_age_seconds',
     help: 'Seconds since this process last read the change log to its end (grows when the feed is stuck)',
     registers: [registry], collect() { this.set(hub ? (Date.now() - hub.caughtUpAt) / 1000 : 0); },
+  });
+
+  // The decision log (log/decision-log.ts): drops are decisions left out of the log, never failed decisions.
+  const logStats = decisionLog?.stats;
+  new client.Counter({
+    name: 'gateway_decision_log_dropped_total',
+    help: 'Decisions picked for the log but left out: queue_full (DECISION_LOG_QUEUE_ROWS reached) or write_failed (a batch the database refused)',
+    labelNames: ['reason'] as const, registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ reason: 'queue_full' }, logStats?.droppedQueueFull ?? 0);
+      this.inc({ reason: 'write_failed' }, logStats?.droppedWriteFailed ?? 0);
+    },
+  });
+  new client.Counter({
+    name: 'gateway_decision_log_written_total', help: 'Logged decisions written to decision_log',
+    registers: [registry], collect() { this.reset(); this.inc(logStats?.writtenDecisions ?? 0); },
+  });
+  new client.Counter({
+    name: 'gateway_decision_log_rows_written_total', help: 'Candidate rows (decision × candidate) written to decision_log',
+    registers: [registry], collect() { this.reset(); this.inc(logStats?.writtenRows ?? 0); },
+  });
+  new client.Gauge({
+    name: 'gateway_decision_log_queue_rows', help: 'Candidate rows waiting in the decision log queue',
+    registers: [registry], collect() { this.set(logStats?.queuedRows ?? 0); },
   });
 
   const countErrors = (result: unknown) => {

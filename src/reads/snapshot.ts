@@ -5,7 +5,7 @@
 import { getOperationAST, Kind, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { admitted, type Sql, type Tx } from '../db/client.js';
-import type { Context } from '../context.js';
+import type { Context, Deferred } from '../context.js';
 import { DomainError } from '../errors.js';
 import { createLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
 import { TOKEN_PATTERN, tokenLsn, type ReplicaRouter } from './replicas.js';
@@ -56,6 +56,28 @@ export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promi
 export function loadersOf(ctx: Context): Loaders {
   if (!ctx.loaders) throw new DomainError('INTERNAL_SERVER_ERROR', 'read outside a snapshot transaction');
   return ctx.loaders;
+}
+
+/**
+ * Executes the operation on `tx` with the loaders bound to it, then the work
+ * resolvers deferred to the end of the snapshot (ctx.deferred): `inside` before
+ * COMMIT (a failure there is swallowed: it never fails the answer).
+ */
+async function executeIn<T>(ctx: Context, loaders: Loaders, run: () => Promise<T>): Promise<T> {
+  ctx.loaders = loaders;
+  ctx.deferred = undefined; // a retried attempt (replicas) starts over
+  const result = await run();
+  const deferred = ctx.deferred as Deferred[] | undefined; // set by resolvers during run()
+  if (deferred) await Promise.all(deferred.map((d) => d.inside().catch(() => {})));
+  return result;
+}
+
+/** After COMMIT: the deferred `after` steps (never throw into the answer). */
+function afterCommit<T>(ctx: Context, result: T): T {
+  for (const d of ctx.deferred ?? []) {
+    try { d.after(); } catch { /* logging never fails a decision */ }
+  }
+  return result;
 }
 
 export interface SnapshotOptions {
@@ -109,7 +131,10 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
       if (op?.operation !== 'query') return;
       const ctx = args.contextValue as Context;
       if (allOutside) {
-        ctx.loaders = createLoaders(sql);
+        setExecuteFn(async (execArgs) => {
+          const c = execArgs.contextValue as Context;
+          return afterCommit(c, await executeIn(c, createLoaders(sql), async () => executeFn(execArgs)));
+        });
         return;
       }
       if (replicas) {
@@ -120,26 +145,24 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
           } catch (err) {
             return { errors: [err as DomainError] } as ReturnType<typeof executeFn>;
           }
+          const c = execArgs.contextValue as Context;
           return replicas.run((db, route) => {
-            const c = execArgs.contextValue as Context;
             c.route = route;
-            return snapshotOf(db, c, async (tx) => {
-              c.loaders = createLoaders(tx, outside);
+            return snapshotOf(db, c, (tx) => executeIn(c, createLoaders(tx, outside), async () => {
               // On a replica, the first statement: it fixes the snapshot's lag bound at the instant the snapshot is
               // taken (over the budget, replicas.run answers from elsewhere). Pipelined: no round trip of its own.
-              if (route.pin) { route.pin(tx); c.loaders.statements++; }
+              if (route.pin) { route.pin(tx); c.loaders!.statements++; }
               return executeFn(execArgs);
-            });
-          }, minLsn) as ReturnType<typeof executeFn>;
+            }));
+          }, minLsn).then((r) => afterCommit(c, r)) as ReturnType<typeof executeFn>;
         });
         return;
       }
-      setExecuteFn((execArgs) =>
-        snapshotOf(sql, execArgs.contextValue as Context, async (tx) => {
-          (execArgs.contextValue as Context).loaders = createLoaders(tx, outside);
-          return executeFn(execArgs);
-        }) as ReturnType<typeof executeFn>,
-      );
+      setExecuteFn((execArgs) => {
+        const c = execArgs.contextValue as Context;
+        return snapshotOf(sql, c, (tx) => executeIn(c, createLoaders(tx, outside), async () => executeFn(execArgs)))
+          .then((r) => afterCommit(c, r)) as ReturnType<typeof executeFn>;
+      });
     },
   };
 }

@@ -1,14 +1,27 @@
+import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
+import { may } from '../auth/roles.js';
 import { builder } from '../builder.js';
-import { parseInput } from '../errors.js';
-import { lagBoundMs, type SnapshotSource } from '../reads/replicas.js';
+import type { Context } from '../context.js';
+import { DomainError, parseInput } from '../errors.js';
+import type { LoggedDecision, SnapshotShape } from '../log/decision-log.js';
+import { lagBoundMs } from '../reads/replicas.js';
 import { loadersOf } from '../reads/snapshot.js';
-import { CandidateContextRef, toCandidate } from './candidate.js';
+import { CandidateContextRef, toCandidate, type CandidateShape } from './candidate.js';
 import { id, MAX_CANDIDATES } from './inputs.js';
 import { SessionContextRef } from './session.js';
 import { UserContextRef } from './user.js';
 
-interface DecisionShape { userId: string; sessionId: string | null; candidates: string[]; region: string | null }
+interface DecisionShape {
+  decisionId: string;
+  logged: boolean;
+  userId: string;
+  sessionId: string | null;
+  candidates: string[];
+  region: string | null;
+  /** What the answer's snapshot and candidates fields served, kept for the decision log (the same objects). */
+  served: { snapshot?: SnapshotShape; candidates?: CandidateShape[] };
+}
 
 const SnapshotSourceRef = builder.enumType('SnapshotSource', {
   description: 'The server a snapshot was read on.',
@@ -18,7 +31,7 @@ const SnapshotSourceRef = builder.enumType('SnapshotSource', {
   } as const,
 });
 
-const SnapshotRef = builder.objectRef<{ id: string; readAt: string; cursor: string; source: SnapshotSource; lagMs: number }>('Snapshot').implement({
+export const SnapshotRef = builder.objectRef<SnapshotShape>('Snapshot').implement({
   description: 'The one Postgres snapshot every number in this decision was read from.',
   fields: (t) => ({
     id: t.exposeString('id', { description: 'pg_current_snapshot() of the read transaction.' }),
@@ -35,18 +48,58 @@ const SnapshotRef = builder.objectRef<{ id: string; readAt: string; cursor: stri
 
 // Sibling fields load in the same tick: facts and candidate state go out as
 // two pipelined statements on the request's snapshot transaction.
-const facts = (d: DecisionShape, ctx: Parameters<typeof loadersOf>[0]) =>
+const facts = (d: DecisionShape, ctx: Context) =>
   loadersOf(ctx).facts.load({ userId: d.userId, sessionId: d.sessionId, region: d.region });
+
+// The lag bound fixed when the snapshot was taken (reads/replicas.ts); 0 on the primary.
+async function snapshotOf(d: DecisionShape, ctx: Context): Promise<SnapshotShape> {
+  const [f, lagMs] = await Promise.all([facts(d, ctx), lagBoundMs(ctx.route)]);
+  return { id: f.snapshotId, readAt: f.readAt, cursor: f.changeCursor, source: ctx.route?.source ?? 'PRIMARY', lagMs };
+}
+
+async function candidatesOf(d: DecisionShape, ctx: Context): Promise<CandidateShape[]> {
+  const [f, states] = await Promise.all([facts(d, ctx), loadersOf(ctx).state.loadMany(d.candidates)]);
+  return states.map((s) => {
+    if (s instanceof Error) throw s;
+    return toCandidate(s, f, d.region !== null);
+  });
+}
+
+/**
+ * A logged decision: before COMMIT, the rows the answer was built from (the
+ * loaders' cached results; read now, in the same snapshot, only for fields the
+ * query did not select); after COMMIT, handed to the log's queue.
+ */
+function logAfterAnswer(d: DecisionShape, ctx: Context): void {
+  const log = ctx.decisionLog!;
+  let entry: LoggedDecision | undefined;
+  (ctx.deferred ??= []).push({
+    inside: async () => {
+      const f = await facts(d, ctx);
+      entry = {
+        decisionId: d.decisionId, keyId: ctx.principal?.id ?? null,
+        userId: d.userId, sessionId: d.sessionId, region: d.region,
+        snapshot: d.served.snapshot ?? await snapshotOf(d, ctx),
+        facts: f,
+        candidates: d.served.candidates ?? await candidatesOf(d, ctx),
+      };
+    },
+    after: () => { if (entry) log.offer(entry); },
+  });
+}
 
 const DecisionContextRef = builder.objectRef<DecisionShape>('DecisionContext').implement({
   fields: (t) => ({
+    decisionId: t.exposeID('decisionId', {
+      description: 'This decision\'s id: unique, and in time order (a UUIDv7). Cite it in recordEvents when `logged`.',
+    }),
+    logged: t.exposeBoolean('logged', {
+      description: 'Picked for the decision log (log: true, or sampled at DECISION_LOG_SAMPLE). Its row is written within '
+        + 'a second of the answer, unless the log\'s queue is full (then it is dropped and counted in /metrics).',
+    }),
     snapshot: t.field({
       type: SnapshotRef,
-      resolve: async (d, _, ctx) => {
-        // The bound fixed when the snapshot was taken (reads/replicas.ts); 0 on the primary.
-        const [f, lagMs] = await Promise.all([facts(d, ctx), lagBoundMs(ctx.route)]);
-        return { id: f.snapshotId, readAt: f.readAt, cursor: f.changeCursor, source: ctx.route?.source ?? 'PRIMARY', lagMs };
-      },
+      resolve: async (d, _, ctx) => (d.served.snapshot = await snapshotOf(d, ctx)),
     }),
     user: t.field({ type: UserContextRef, resolve: async (d, _, ctx) => ({ id: d.userId, facts: await facts(d, ctx) }) }),
     session: t.field({
@@ -57,14 +110,7 @@ const DecisionContextRef = builder.objectRef<DecisionShape>('DecisionContext').i
     candidates: t.field({
       type: [CandidateContextRef],
       description: 'In request order, duplicates included.',
-      resolve: async (d, _, ctx) => {
-        const loaders = loadersOf(ctx);
-        const [f, states] = await Promise.all([facts(d, ctx), loaders.state.loadMany(d.candidates)]);
-        return states.map((s) => {
-          if (s instanceof Error) throw s;
-          return toCandidate(s, f, d.region !== null);
-        });
-      },
+      resolve: async (d, _, ctx) => (d.served.candidates = await candidatesOf(d, ctx)),
     }),
   }),
 });
@@ -84,15 +130,27 @@ builder.queryField('decisionContext', (t) => t.field({
     sessionId: t.arg.id(),
     candidates: t.arg.idList({ required: true }),
     region: t.arg.string(),
+    log: t.arg.boolean({
+      description: 'Log this decision whatever DECISION_LOG_SAMPLE says (keys with the writer or admin role; others get FORBIDDEN).',
+    }),
     after: t.arg.string({
       description: 'A consistency token from a mutation (extensions.consistencyToken): the snapshot then includes that write '
         + '(read on a replica that has replayed it, else on the primary). Same as the x-consistency-token request header.',
     }),
   },
-  resolve: (_, raw) => parseInput(argsSchema, {
-    userId: raw.userId,
-    sessionId: raw.sessionId ?? null,
-    candidates: raw.candidates,
-    region: raw.region ?? null,
-  }, ''),
+  resolve: (_, raw, ctx) => {
+    const args = parseInput(argsSchema, {
+      userId: raw.userId,
+      sessionId: raw.sessionId ?? null,
+      candidates: raw.candidates,
+      region: raw.region ?? null,
+    }, '');
+    if (raw.log && !may(ctx.principal, 'forceLog')) {
+      throw new DomainError('FORBIDDEN', 'log: true needs a key with the writer or admin role (other keys are logged by sampling only)', { field: 'log' });
+    }
+    const logged = ctx.decisionLog !== undefined && (raw.log === true || ctx.decisionLog.sampled());
+    const d: DecisionShape = { ...args, decisionId: uuidv7(), logged, served: {} };
+    if (logged) logAfterAnswer(d, ctx);
+    return d;
+  },
 }));

@@ -1,0 +1,83 @@
+// The decision log's writes: batches of logged decisions (one statement per
+// batch), the daily partitions ahead of time, and retention dropping whole
+// partitions. The queue that calls these lives in log/decision-log.ts.
+import type { Queryable, Sql } from '../db/client.js';
+
+/** One decision_log row, as the batch statement reads it (json_populate_recordset over the table's row type). */
+export interface DecisionLogRow {
+  decision_id: string;
+  read_at: string;
+  key_id: string | null;
+  user_id: string;
+  session_id: string | null;
+  region: string | null;
+  snapshot_id: string;
+  snapshot_cursor: string;
+  source: string;
+  lag_ms: number;
+  context: unknown;
+  signals: unknown;
+}
+
+/** Writes one batch in one statement; the JSON text is built by the caller (off the request path). */
+export async function insertDecisionBatch(sql: Queryable, rowsJson: string): Promise<number> {
+  const result = await sql`
+    insert into decision_log (decision_id, read_at, logged_at, key_id, user_id, session_id, region,
+                              snapshot_id, snapshot_cursor, source, lag_ms, context, signals)
+    select decision_id, read_at, now(), key_id, user_id, session_id, region,
+           snapshot_id, snapshot_cursor, source, lag_ms, context, signals
+    from json_populate_recordset(null::decision_log, (${rowsJson}::text)::json)`;
+  return result.count;
+}
+
+const DAY_MS = 86_400_000;
+/** Partition maintenance from two processes at once takes turns. */
+const PARTITION_LOCK = 72_310_014;
+
+/** decision_log_p20261126 holds read_at in [2026-11-26, 2026-11-27) UTC. */
+export const partitionName = (dayStartMs: number) =>
+  `decision_log_p${new Date(dayStartMs).toISOString().slice(0, 10).replace(/-/g, '')}`;
+
+export const dayStart = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
+
+/** Creates the daily partitions covering [from's day, from's day + days) that do not exist yet. */
+export async function ensurePartitions(sql: Sql, fromMs: number, days: number): Promise<string[]> {
+  const wanted = Array.from({ length: days }, (_, i) => dayStart(fromMs) + i * DAY_MS);
+  const made: string[] = [];
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(${PARTITION_LOCK})`;
+    const existing = new Set((await tx<{ name: string }[]>`
+      select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
+      where i.inhparent = 'decision_log'::regclass`).map((r) => r.name));
+    for (const start of wanted) {
+      const name = partitionName(start);
+      if (existing.has(name)) continue;
+      // Names and bounds are built from integers only (no caller input).
+      const from = new Date(start).toISOString();
+      const to = new Date(start + DAY_MS).toISOString();
+      await tx.unsafe(`create table ${name} partition of decision_log for values from ('${from}') to ('${to}')`);
+      made.push(name);
+    }
+  });
+  return made;
+}
+
+/** Drops every partition whose whole range is older than `cutoffMs`; returns their names. */
+export async function dropPartitionsBefore(sql: Sql, cutoffMs: number): Promise<string[]> {
+  const dropped: string[] = [];
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(${PARTITION_LOCK})`;
+    const parts = await tx<{ name: string }[]>`
+      select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
+      where i.inhparent = 'decision_log'::regclass order by 1`;
+    for (const { name } of parts) {
+      const m = /^decision_log_p(\d{4})(\d{2})(\d{2})$/.exec(name);
+      if (!m) continue;
+      const end = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) + DAY_MS;
+      if (end > cutoffMs) continue;
+      await tx.unsafe(`drop table ${name}`);
+      dropped.push(name);
+    }
+  });
+  return dropped;
+}

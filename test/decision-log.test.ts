@@ -1,0 +1,272 @@
+// The decision log: each logged row is exactly what its answer served (field by
+// field, same snapshot), it is as consistent as the answer under a purchase
+// stream, and logging never fails a decision (queue full: dropped and counted).
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createSql, type Sql } from '../src/db/client.js';
+import { createLogger } from '../src/logger.js';
+import { DecisionLog, type DecisionLogOptions } from '../src/log/decision-log.js';
+import { items, ok, RECORD, testGateway, uid, UPSERT, type TestGateway } from './helpers.js';
+import { sleep } from './live-helpers.js';
+
+const p = uid('dlog');
+const sku = (i: number) => `${p}-${String(i).padStart(3, '0')}`;
+const INITIAL = 100_000;
+
+export interface Logged { gw: TestGateway; log: DecisionLog; sql: Sql; close(): Promise<void> }
+
+/** A gateway (yoga fetch, the run's database) with a decision log of its own. */
+export function loggedGateway(opts: Partial<DecisionLogOptions> = {}, gwOpts: Parameters<typeof testGateway>[0] = {}): Logged {
+  const sql = createSql(inject('databaseUrl'), { poolMax: 2, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 });
+  const log = new DecisionLog({ sql, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), sample: 0, queueRows: 100_000, flushMs: 100, batchRows: 10_000, ...opts });
+  log.start();
+  const gw = testGateway({ ...gwOpts, decisionLog: log });
+  return { gw, log, sql, async close() { await log.stop(); await gw.close(); await sql.end(); } };
+}
+
+export const LOGGED_DECISION = `query($u: ID!, $s: ID, $c: [ID!]!, $r: String, $log: Boolean) {
+  decisionContext(userId: $u, sessionId: $s, candidates: $c, region: $r, log: $log) {
+    decisionId logged
+    snapshot { id readAt cursor source lagMs }
+    user { id segment flags { scope target kind active reason changedAt } recentPurchases { kind sku quantity at } }
+    session { id intent lastEventAt recentEvents { kind sku quantity at } }
+    candidates {
+      sku item { sku title category } inventory { available reserved updatedAt }
+      velocity { salesLast5s salesLast5m clicksLast30s }
+      price { amountMinor currency listAmountMinor updatedAt }
+      policy { scope target kind active reason changedAt }
+      fulfillment { region nextSlotAt congestion latencyMinutes }
+      eligible reasons
+    }
+  }
+}`;
+
+/** The decision's row, once written (the log writes within its flush interval; settle waits for this process's queue). */
+export async function rowOf(l: Logged, decisionId: string): Promise<any> {
+  await l.log.settle([decisionId]);
+  const [row] = await l.sql`select * from decision_log where decision_id = ${decisionId}`;
+  return row;
+}
+
+let l: Logged;
+const user = `${p}-user`;
+const session = `${p}-sess`;
+const region = `${p}-region`;
+
+beforeAll(async () => {
+  l = loggedGateway();
+  const all = items(p, Object.fromEntries(Array.from({ length: 200 }, (_, i) => [String(i).padStart(3, '0'),
+    { available: i % 17 === 0 ? 0 : INITIAL, price: 100 + i, category: `${p}-cat${i % 4}` }])));
+  ok(await l.gw.gql(UPSERT, { items: all }));
+  for (const m of [`setPolicyFlag(scope: SKU, target: "${sku(3)}", kind: QUALITY_HOLD, active: true, reason: "hold") { active }`,
+    `setPolicyFlag(scope: CATEGORY, target: "${p}-cat2", kind: RISK_GATE, active: true, reason: "gate") { active }`,
+    `setFulfillment(region: "${region}", nextSlotAt: "2030-01-01T10:00:00Z", congestion: 0.5, latencyMinutes: 40) { region }`]) {
+    ok(await l.gw.gql(`mutation { ${m} }`));
+  }
+  ok(await l.gw.gql(RECORD, { events: [
+    { kind: 'VIEW', userId: user, sessionId: session, sku: sku(1) },
+    { kind: 'CLICK', userId: user, sessionId: session, sku: sku(1) },
+    { kind: 'PURCHASE', userId: user, sessionId: session, sku: sku(2), quantity: 2 },
+  ] }));
+});
+afterAll(() => l.close());
+
+
+/** The answer's fields, in the log's shape. */
+function expectRowEqualsAnswer(row: any, d: any, request: { u: string; s: string | null; c: string[]; r: string | null }) {
+  expect(row.decision_id).toBe(d.decisionId);
+  expect(row.user_id).toBe(request.u);
+  expect(row.session_id).toBe(request.s);
+  expect(row.region).toBe(request.r);
+  expect({ id: row.snapshot_id, readAt: row.read_at, cursor: String(row.snapshot_cursor), source: row.source, lagMs: row.lag_ms })
+    .toEqual(d.snapshot);
+  expect(row.key_id).toBe('open');
+  const c = row.context;
+  expect(c.segment).toBe(d.user.segment);
+  expect(c.userFlags).toEqual(d.user.flags);
+  if (d.session) {
+    expect(c.intent ?? 'BROWSING').toBe(d.session.intent);
+    expect(c.sessionLastEventAt).toBe(d.session.lastEventAt);
+    expect(c.sessionEvents).toEqual(d.session.recentEvents);
+  }
+  expect(c.purchases).toEqual(d.user.recentPurchases);
+  // Candidates in request order, duplicates included.
+  expect(row.signals.map((s: any) => s.sku)).toEqual(request.c);
+  row.signals.forEach((s: any, i: number) => {
+    const a = d.candidates[i];
+    expect(s.position).toBe(i);
+    expect({
+      sku: s.sku, item: s.item && { sku: s.sku, ...s.item }, inventory: s.inventory, velocity: s.velocity, price: s.price,
+      policy: s.policy, fulfillment: c.fulfillment, eligible: s.eligible, reasons: s.reasons,
+    }).toEqual(a);
+  });
+}
+
+describe('a logged row is the answer', () => {
+  it.each([1, 50, 200])('field by field, same snapshot, for %i candidates', async (n) => {
+    // Duplicates and an unknown SKU are part of the request as given.
+    const c = Array.from({ length: n }, (_, i) => (i === 5 ? `${p}-unknown` : i === 7 ? sku(3) : sku(i)));
+    const request = { u: user, s: session, c, r: region };
+    const d = ok(await l.gw.gql(LOGGED_DECISION, { ...request, log: true })).decisionContext;
+    expect(d.logged).toBe(true);
+    expect(d.decisionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const row = await rowOf(l, d.decisionId);
+    expect(row).toBeDefined();
+    expectRowEqualsAnswer(row, d, request);
+    // Not vacuous: the answer holds every kind of value the row must carry.
+    if (n >= 50) {
+      const reasons = new Set(d.candidates.flatMap((x: any) => x.reasons));
+      for (const r of ['UNKNOWN_ITEM', 'OUT_OF_STOCK', 'QUALITY_HOLD', 'RISK_GATE']) expect(reasons.has(r)).toBe(true);
+      expect(d.candidates.some((x: any) => x.velocity.salesLast5m > 0)).toBe(true);
+      expect(d.session.recentEvents.length).toBe(3);
+    }
+  });
+
+  it('logs every signal it read, not only what the query selected, from the same snapshot', async () => {
+    const c = [sku(1), sku(2), sku(3)];
+    const d = ok(await l.gw.gql(`query($c: [ID!]!) { decisionContext(userId: "${user}", sessionId: "${session}", candidates: $c, region: "${region}", log: true) { decisionId } }`,
+      { c })).decisionContext;
+    const row = await rowOf(l, d.decisionId);
+    const full = ok(await l.gw.gql(LOGGED_DECISION, { u: user, s: session, c, r: region, log: true })).decisionContext;
+    const fullRow = await rowOf(l, full.decisionId);
+    // Nothing moved in between, so both rows hold the same signals (the first read them only for the log).
+    expect(row.signals).toEqual(fullRow.signals);
+    expect(row.context).toEqual(fullRow.context);
+    expect(row.signals[2].reasons).toEqual(['QUALITY_HOLD']);
+  });
+
+  it('ids are unique and in time order; without log: true and at sample 0 nothing is logged', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const d = ok(await l.gw.gql(`{ a: decisionContext(userId: "x", candidates: ["${sku(1)}"]) { decisionId logged }
+        b: decisionContext(userId: "x", candidates: ["${sku(1)}"]) { decisionId logged } }`));
+      expect(d.a.logged).toBe(false);
+      ids.push(d.a.decisionId, d.b.decisionId);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+    await l.log.flush();
+    const rows = await l.sql`select count(*)::int as n from decision_log where decision_id = any(${ids}::uuid[])`;
+    expect(rows[0]!.n).toBe(0);
+  });
+
+  it('samples at DECISION_LOG_SAMPLE', async () => {
+    const all = loggedGateway({ sample: 1 });
+    const none = loggedGateway({ sample: 0 });
+    try {
+      const q = `{ decisionContext(userId: "x", candidates: ["${sku(1)}"]) { decisionId logged } }`;
+      const a = ok(await all.gw.gql(q)).decisionContext;
+      const b = ok(await none.gw.gql(q)).decisionContext;
+      expect([a.logged, b.logged]).toEqual([true, false]);
+      expect(await rowOf(all, a.decisionId)).toBeDefined();
+    } finally {
+      await all.close();
+      await none.close();
+    }
+  });
+});
+
+describe('off the hot path', () => {
+  it('queue full: every decision succeeds, the ones past the bound are dropped and counted in /metrics', async () => {
+    // No flush during the test (1 h), room for 10 candidate rows: two 5-candidate decisions.
+    const small = loggedGateway({ queueRows: 10, flushMs: 3_600_000 });
+    try {
+      const c = [1, 2, 3, 4, 6].map(sku);
+      const answers = await Promise.all(Array.from({ length: 8 }, () => small.gw.gql(LOGGED_DECISION, { u: user, s: null, c, r: null, log: true })));
+      for (const a of answers) expect(ok(a).decisionContext.candidates).toHaveLength(5);
+      expect(small.log.stats).toMatchObject({ queuedRows: 10, droppedQueueFull: 6 });
+      const metrics = await (await small.gw.app.fetch('http://test/metrics')).text();
+      expect(metrics).toMatch(/gateway_decision_log_dropped_total\{reason="queue_full",pid="\d+"\} 6/);
+      expect(metrics).toMatch(/gateway_decision_log_queue_rows\{pid="\d+"\} 10/);
+      await small.log.flush();
+      const ids = answers.map((a) => a.data!.decisionContext.decisionId);
+      const [{ n }] = await small.sql`select count(*)::int as n from decision_log where decision_id = any(${ids}::uuid[])` as any;
+      expect(n).toBe(2);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a database that refuses the batch fails no decision; the batch is counted as write_failed', async () => {
+    const broken = loggedGateway({ flushMs: 3_600_000 });
+    try {
+      await broken.sql.end(); // the log's pool is gone: every write fails
+      const d = ok(await broken.gw.gql(LOGGED_DECISION, { u: user, s: null, c: [sku(1)], r: null, log: true })).decisionContext;
+      expect(d.logged).toBe(true);
+      await broken.log.flush();
+      expect(broken.log.stats.droppedWriteFailed).toBe(1);
+    } finally {
+      await broken.log.stop();
+      await broken.gw.close();
+    }
+  });
+
+  it('the decision transaction stays READ ONLY: the log is written on its own connection after COMMIT', async () => {
+    const before = l.gw.statements.length;
+    const d = ok(await l.gw.gql(LOGGED_DECISION, { u: user, s: session, c: [sku(1)], r: region, log: true })).decisionContext;
+    await rowOf(l, d.decisionId);
+    const stmts = l.gw.statements.slice(before);
+    expect(stmts.some((s) => /decision_log/.test(s))).toBe(false);
+    expect(stmts.some((s) => /read only/i.test(s))).toBe(true);
+  });
+});
+
+describe('as consistent as the answer', () => {
+  /** Buyers on shared SKUs while logged decisions read them; each logged row is checked like an answer. */
+  async function race(gwOpts: Parameters<typeof testGateway>[0], ms: number) {
+    const q = uid('dlogc');
+    const shared = Array.from({ length: 6 }, (_, i) => `${q}-${i}`);
+    const r = loggedGateway({}, gwOpts);
+    const writer = testGateway();
+    ok(await writer.gql(UPSERT, { items: items(q, Object.fromEntries(shared.map((s) => [s.slice(q.length + 1), { available: INITIAL }]))) }));
+    let done = false;
+    const ids: string[] = [];
+    const buy = async (w: number) => {
+      for (let i = 0; !done; i++) {
+        ok(await writer.gql(RECORD, { events: [0, 1].map((j) => ({
+          kind: 'PURCHASE', userId: `${q}-b${w}`, sku: shared[(w + i + j * 3) % shared.length], quantity: 1 + ((i + j) % 3),
+        })) }));
+      }
+    };
+    const read = async () => {
+      while (!done) {
+        const d = ok(await r.gw.gql(`query($c: [ID!]!) { decisionContext(userId: "${q}-reader", candidates: $c, log: true) { decisionId } }`,
+          { c: shared })).decisionContext;
+        ids.push(d.decisionId);
+      }
+    };
+    const stop = sleep(ms).then(() => { done = true; });
+    await Promise.all([buy(0), buy(1), read(), read(), stop]);
+    await r.log.flush();
+    const rows = await r.sql<{ cursor: string; signals: any[] }[]>`
+      select snapshot_cursor::text as cursor, signals from decision_log where decision_id = any(${ids}::uuid[])`;
+    const log = await r.sql<{ seq: string; sku: string; available: number }[]>`
+      select seq::text, key as sku, (payload->>'available')::int as available from change_log
+      where topic = 'inventory' and key like ${`${q}-%`} order by seq`;
+    const tears: string[] = [];
+    for (const row of rows) {
+      for (const s of row.signals) {
+        // One statement: stock and sales move together.
+        if (s.inventory.available + s.velocity.salesLast5m !== INITIAL) tears.push(`state: ${s.sku} ${s.inventory.available} + ${s.velocity.salesLast5m}`);
+        // Across statements: the stock is the one the newest change at or before the row's cursor recorded.
+        const at = log.filter((c) => c.sku === s.sku && BigInt(c.seq) <= BigInt(row.cursor)).pop();
+        if ((at?.available ?? INITIAL) !== s.inventory.available) tears.push(`cursor: ${s.sku} at ${row.cursor}: ${s.inventory.available} vs ${at?.available}`);
+      }
+    }
+    await r.close();
+    await writer.close();
+    return { rows: rows.length, ids: ids.length, tears };
+  }
+
+  it('each logged row satisfies the consistency invariants under a purchase stream', async () => {
+    const res = await race({}, 3000);
+    console.log('logged race:', JSON.stringify({ ...res, tears: res.tears.length }));
+    expect(res.rows).toBe(res.ids);
+    expect(res.rows).toBeGreaterThan(20);
+    expect(res.tears).toEqual([]);
+  });
+
+  it('finds a tear in the logged rows when candidate state reads outside the snapshot', async () => {
+    const res = await race({ unsafeReadOutsideTransaction: ['state'] }, 3000);
+    expect(res.tears.length).toBeGreaterThan(0);
+  });
+});
