@@ -1,51 +1,14 @@
 // The decision log: each logged row is exactly what its answer served (field by
 // field, same snapshot), it is as consistent as the answer under a purchase
 // stream, and logging never fails a decision (queue full: dropped and counted).
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createSql, type Sql } from '../src/db/client.js';
-import { createLogger } from '../src/logger.js';
-import { DecisionLog, type DecisionLogOptions } from '../src/log/decision-log.js';
-import { items, ok, RECORD, testGateway, uid, UPSERT, type TestGateway } from './helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOGGED_DECISION, loggedGateway, rowOf, type Logged } from './decision-log-helpers.js';
+import { items, ok, RECORD, testGateway, uid, UPSERT } from './helpers.js';
 import { sleep } from './live-helpers.js';
 
 const p = uid('dlog');
 const sku = (i: number) => `${p}-${String(i).padStart(3, '0')}`;
 const INITIAL = 100_000;
-
-export interface Logged { gw: TestGateway; log: DecisionLog; sql: Sql; close(): Promise<void> }
-
-/** A gateway (yoga fetch, the run's database) with a decision log of its own. */
-export function loggedGateway(opts: Partial<DecisionLogOptions> = {}, gwOpts: Parameters<typeof testGateway>[0] = {}): Logged {
-  const sql = createSql(inject('databaseUrl'), { poolMax: 2, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 });
-  const log = new DecisionLog({ sql, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), sample: 0, queueRows: 100_000, flushMs: 100, batchRows: 10_000, ...opts });
-  log.start();
-  const gw = testGateway({ ...gwOpts, decisionLog: log });
-  return { gw, log, sql, async close() { await log.stop(); await gw.close(); await sql.end(); } };
-}
-
-export const LOGGED_DECISION = `query($u: ID!, $s: ID, $c: [ID!]!, $r: String, $log: Boolean) {
-  decisionContext(userId: $u, sessionId: $s, candidates: $c, region: $r, log: $log) {
-    decisionId logged
-    snapshot { id readAt cursor source lagMs }
-    user { id segment flags { scope target kind active reason changedAt } recentPurchases { kind sku quantity at } }
-    session { id intent lastEventAt recentEvents { kind sku quantity at } }
-    candidates {
-      sku item { sku title category } inventory { available reserved updatedAt }
-      velocity { salesLast5s salesLast5m clicksLast30s }
-      price { amountMinor currency listAmountMinor updatedAt }
-      policy { scope target kind active reason changedAt }
-      fulfillment { region nextSlotAt congestion latencyMinutes }
-      eligible reasons
-    }
-  }
-}`;
-
-/** The decision's row, once written (the log writes within its flush interval; settle waits for this process's queue). */
-export async function rowOf(l: Logged, decisionId: string): Promise<any> {
-  await l.log.settle([decisionId]);
-  const [row] = await l.sql`select * from decision_log where decision_id = ${decisionId}`;
-  return row;
-}
 
 let l: Logged;
 const user = `${p}-user`;

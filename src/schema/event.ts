@@ -8,7 +8,7 @@ import { eventList } from '../reads/loaders.js';
 import { loadersOf } from '../reads/snapshot.js';
 import { recordEvents } from '../writes/events.js';
 import type { StockLevel } from '../writes/items.js';
-import { id, limit as limitSchema, MAX_EVENT_QUANTITY, MAX_EVENTS } from './inputs.js';
+import { decisionIdSchema, id, limit as limitSchema, MAX_CANDIDATES, MAX_EVENT_QUANTITY, MAX_EVENTS } from './inputs.js';
 import { StockLevelRef } from './inventory.js';
 
 export const EventKindRef = builder.enumType('EventKind', { values: describedValues(EVENT_KINDS, EVENT_KIND_DESCRIPTIONS) });
@@ -35,6 +35,11 @@ const EventInputRef = builder.inputType('EventInput', {
     sessionId: t.id(),
     sku: t.id({ description: `Required for ${SKU_EVENT_KINDS.join(', ')}.` }),
     quantity: t.int({ defaultValue: 1, description: `Units, 1 to ${MAX_EVENT_QUANTITY}.` }),
+    decisionId: t.id({
+      description: 'The logged decision (DecisionContext.decisionId with logged: true) this event is an outcome of. '
+        + 'Unknown to the log: NOT_FOUND, and the batch is refused.',
+    }),
+    position: t.int({ description: 'The candidate\'s position in that decision (0-based); it must hold this event\'s SKU. Needs decisionId.' }),
   }),
 });
 
@@ -44,7 +49,10 @@ const eventSchema = z.object({
   sessionId: id.nullable(),
   sku: id.nullable(),
   quantity: z.number().int().min(1, 'must be at least 1').max(MAX_EVENT_QUANTITY, `must be at most ${MAX_EVENT_QUANTITY}`),
-}).refine((e) => !SKU_EVENT_KINDS.includes(e.kind) || e.sku !== null, { message: 'is required for this kind', path: ['sku'] });
+  decisionId: decisionIdSchema.nullable(),
+  position: z.number().int().min(0, 'must not be negative').max(MAX_CANDIDATES - 1, `must be below ${MAX_CANDIDATES}`).nullable(),
+}).refine((e) => !SKU_EVENT_KINDS.includes(e.kind) || e.sku !== null, { message: 'is required for this kind', path: ['sku'] })
+  .refine((e) => e.position === null || e.decisionId !== null, { message: 'needs decisionId', path: ['position'] });
 
 const RecordEventsPayload = builder.objectRef<{ accepted: number; stock: StockLevel[] }>(
   'RecordEventsPayload',
@@ -68,7 +76,12 @@ builder.mutationField('recordEvents', (t) => t.field({
       sessionId: e.sessionId ?? null,
       sku: e.sku ?? null,
       quantity: e.quantity ?? 1,
+      decisionId: e.decisionId ?? null,
+      position: e.position ?? null,
     }, `events.${i}`));
+    // A decision this process logged moments ago may still be in its queue: write it first.
+    const cited = events.flatMap((e) => (e.decisionId ? [e.decisionId] : []));
+    if (cited.length) await ctx.decisionLog?.settle(cited);
     return recordEvents(ctx.sql, events);
   },
 }));

@@ -12,6 +12,7 @@ import './candidate.js';
 import './user.js';
 import './session.js';
 import './decision.js';
+import './decision-log.js';
 import './subscriptions.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

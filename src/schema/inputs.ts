@@ -35,3 +35,7 @@ export const priceMinor = upTo(MAX_PRICE_MINOR);
 export const stock = upTo(MAX_STOCK);
 export const currency = z.string().regex(/^[A-Z]{3}$/, 'must be 3 capital letters (ISO 4217, e.g. EUR)');
 export const limit = z.number().int().min(0, 'must not be negative').max(MAX_LIST_LIMIT, `must be at most ${MAX_LIST_LIMIT}`);
+/** A decision id as DecisionContext.decisionId gives it: a UUID in canonical form (36 characters; no NUL or other text). */
+export const decisionIdSchema = z.string().max(36, 'must be a decision id (a UUID, 36 characters)')
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a decision id (a UUID as DecisionContext.decisionId gives it)')
+  .transform((s) => s.toLowerCase());

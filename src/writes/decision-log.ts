@@ -1,7 +1,8 @@
 // The decision log's writes: batches of logged decisions (one statement per
 // batch), the daily partitions ahead of time, and retention dropping whole
 // partitions. The queue that calls these lives in log/decision-log.ts.
-import type { Queryable, Sql } from '../db/client.js';
+import type { Queryable, Sql, Tx } from '../db/client.js';
+import { DomainError } from '../errors.js';
 
 /** One decision_log row, as the batch statement reads it (json_populate_recordset over the table's row type). */
 export interface DecisionLogRow {
@@ -80,4 +81,41 @@ export async function dropPartitionsBefore(sql: Sql, cutoffMs: number): Promise<
     }
   });
   return dropped;
+}
+
+interface CitingEvent { userId: string; sku: string | null; decisionId?: string | null; position?: number | null }
+
+/**
+ * Events citing a decision (recordEvents): every cited decision must be in the
+ * log (NOT_FOUND otherwise), be the event's user's, and a position must hold
+ * the event's SKU (BAD_USER_INPUT). Runs inside the batch's transaction, so a
+ * refusal writes nothing.
+ */
+export async function checkCitedDecisions(tx: Tx, events: readonly CitingEvent[]): Promise<void> {
+  const ids = [...new Set(events.flatMap((e) => (e.decisionId ? [e.decisionId] : [])))];
+  if (!ids.length) return;
+  const rows = await tx<{ id: string; userId: string; skus: string[] }[]>`
+    select d.decision_id::text as id, d.user_id as "userId",
+           array(select s->>'sku' from jsonb_array_elements(d.signals) with ordinality as x(s, o) order by o) as skus
+    from decision_log d where d.decision_id = any(${ids}::uuid[])`;
+  const found = new Map(rows.map((r) => [r.id, r]));
+  const missing = ids.filter((id) => !found.has(id));
+  if (missing.length) {
+    throw new DomainError('NOT_FOUND', `Unknown decision id(s): ${missing.join(', ')}: not in the decision log (never logged, `
+      + 'dropped from a full queue, or past DECISION_LOG_RETENTION_DAYS); the batch was refused and nothing was written',
+    { field: 'decisionId', decisionIds: missing });
+  }
+  events.forEach((e, i) => {
+    if (!e.decisionId) return;
+    const d = found.get(e.decisionId)!;
+    if (d.userId !== e.userId) {
+      throw new DomainError('BAD_USER_INPUT', `events.${i}.decisionId: decision ${e.decisionId} was made for another user; `
+        + 'the batch was refused and nothing was written', { field: `events.${i}.decisionId` });
+    }
+    if (e.position !== null && e.position !== undefined && d.skus[e.position] !== (e.sku ?? undefined)) {
+      throw new DomainError('BAD_USER_INPUT', `events.${i}.position: position ${e.position} of decision ${e.decisionId} is `
+        + `${d.skus[e.position] === undefined ? 'beyond its candidates' : `SKU ${d.skus[e.position]}`}, not ${e.sku ?? 'no SKU'}; `
+        + 'the batch was refused and nothing was written', { field: `events.${i}.position` });
+    }
+  });
 }

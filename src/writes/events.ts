@@ -6,10 +6,13 @@ import { DomainError } from '../errors.js';
 import type { StockLevel } from './items.js';
 import { appendChanges, inventoryChanges } from '../live/changelog.js';
 import { inWriteTx, lockSkus, sortedUnique } from './tx.js';
+import { checkCitedDecisions } from './decision-log.js';
 import { bumpCounters } from './velocity.js';
 
 export interface EventInput {
   kind: EventKind; userId: string; sessionId: string | null; sku: string | null; quantity: number;
+  /** The logged decision this event is an outcome of, and the candidate's position in it (0-based). */
+  decisionId?: string | null; position?: number | null;
 }
 
 const sessionOfAnotherUser = (ids: string[]) => new DomainError('BAD_USER_INPUT',
@@ -43,6 +46,7 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
     const known = await lockSkus(tx, skus);
     const unknown = skus.filter((s) => !known.has(s));
     if (unknown.length) throw new DomainError('NOT_FOUND', `Unknown SKU(s): ${unknown.join(', ')}`, { skus: unknown });
+    await checkCitedDecisions(tx, events);
 
     let stock: StockLevel[] = [];
     if (purchased.length) {
@@ -67,10 +71,11 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
         .map((sku) => ({ sku, sales: sales.get(sku) ?? 0, clicks: clicks.get(sku) ?? 0 })));
     }
     await tx`
-      insert into events (kind, user_id, session_id, sku, quantity)
+      insert into events (kind, user_id, session_id, sku, quantity, decision_id, position)
       select * from unnest(${events.map((e) => e.kind)}::text[], ${events.map((e) => e.userId)}::text[],
                            ${events.map((e) => e.sessionId) as string[]}::text[], ${events.map((e) => e.sku) as string[]}::text[],
-                           ${events.map((e) => e.quantity)}::int[])`;
+                           ${events.map((e) => e.quantity)}::int[], ${events.map((e) => e.decisionId ?? null) as string[]}::uuid[],
+                           ${events.map((e) => e.position ?? null) as number[]}::int[])`;
     if (sessions.size) {
       const ids = [...sessions.keys()].sort();
       // A session belongs to the user of its first event. The upsert returns the stored owner; a
