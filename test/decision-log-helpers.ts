@@ -9,7 +9,7 @@ export interface Logged { gw: TestGateway; log: DecisionLog; sql: Sql; close(): 
 
 /** A gateway (yoga fetch, the run's database) with a decision log of its own. */
 export function loggedGateway(opts: Partial<DecisionLogOptions> = {}, gwOpts: Parameters<typeof testGateway>[0] = {}): Logged {
-  const sql = createSql(inject('databaseUrl'), { poolMax: 2, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 });
+  const sql = createSql(gwOpts.url ?? inject('databaseUrl'), { poolMax: 2, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 });
   const log = new DecisionLog({ sql, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), sample: 0, queueRows: 100_000, flushMs: 100, batchRows: 10_000, ...opts });
   log.start();
   const gw = testGateway({ ...gwOpts, decisionLog: log });
