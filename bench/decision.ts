@@ -3,7 +3,12 @@
 // 16 clients for 1/50/200 candidates, open loop at fixed rates, and the SQL
 // floor (the same reads straight through postgres.js) in the same run.
 import fs from 'node:fs';
+import os from 'node:os';
+import { v7 as uuidv7 } from 'uuid';
+import { createLogger } from '../src/logger.js';
+import { DecisionLog, type LoggedDecision } from '../src/log/decision-log.js';
 import { readFacts, readState } from '../src/reads/decision-sql.js';
+import { toCandidate } from '../src/schema/candidate.js';
 import { sleep } from '../src/util.js';
 import {
   benchDatabase, closeHttpAgent, cpuSnapshot, cpuSplit, httpPost, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
@@ -158,7 +163,114 @@ async function sqlFloor(db: Awaited<ReturnType<typeof benchDatabase>>, n: number
 }
 
 
+/** What the gateway's /metrics says about its decision log (written, dropped). */
+async function logMetrics(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
+  const get = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  return {
+    written: get(/^gateway_decision_log_written_total\{[^}]*\} (\d+)/m),
+    droppedQueueFull: get(/^gateway_decision_log_dropped_total\{reason="queue_full"[^}]*\} (\d+)/m),
+    droppedWriteFailed: get(/^gateway_decision_log_dropped_total\{reason="write_failed"[^}]*\} (\d+)/m),
+  };
+}
+
+/**
+ * The log's own ceiling, without HTTP or GraphQL: `count` real 50-candidate
+ * decisions (rows read by the decision SQL, shaped as the answer) through a
+ * DecisionLog into decision_log; candidate rows per second of flushing.
+ */
+async function logWriterCeiling(db: Awaited<ReturnType<typeof benchDatabase>>, count: number) {
+  const { variables: v } = JSON.parse(decisionBody(50));
+  const [facts, states] = await db.sql.begin('isolation level repeatable read read only', (tx) => Promise.all([
+    readFacts(tx, { userId: v.u, sessionId: v.s, region: v.r }), readState(tx, v.c),
+  ]));
+  const candidates = states.map((s) => toCandidate(s, facts, true));
+  const log = new DecisionLog({ sql: db.sql, logger: createLogger('warn'), sample: 0, queueRows: count * 50, flushMs: 3_600_000, batchRows: 10_000 });
+  for (let i = 0; i < count; i++) {
+    const d: LoggedDecision = {
+      decisionId: uuidv7(), keyId: 'bench', userId: v.u, sessionId: v.s, region: v.r, facts, candidates,
+      snapshot: { id: facts.snapshotId, readAt: facts.readAt, cursor: facts.changeCursor, source: 'PRIMARY', lagMs: 0 },
+    };
+    log.offer(d);
+  }
+  const t0 = performance.now();
+  await log.flush();
+  const s = (performance.now() - t0) / 1000;
+  return { decisions: log.stats.writtenDecisions, rows: log.stats.writtenRows, seconds: Math.round(s * 100) / 100,
+    rowsPerS: Math.round(log.stats.writtenRows / s), decisionsPerS: Math.round(log.stats.writtenDecisions / s),
+    jsonBytesPerDecision: Math.round(log.stats.writtenBytes / log.stats.writtenDecisions) };
+}
+
+/**
+ * BENCH_MODE=log: dc50 closed loop against three gateways that differ only in
+ * DECISION_LOG_SAMPLE (0, 0.01, 1), interleaved round by round (order rotated),
+ * with the purchase stream on a fourth; then the log writer's ceiling and the
+ * bytes a logged 50-candidate decision takes in decision_log.
+ */
+async function logModes() {
+  const db = await benchDatabase();
+  await seedCatalog(db.sql);
+  const rounds = Number(process.env.BENCH_ROUNDS || 3);
+  const modes = { off: '0', sampled1pct: '0.01', all: '1' } as const;
+  const gws = Object.fromEntries(await Promise.all(Object.entries(modes).map(async ([m, sample]) =>
+    [m, await startGateway(db.url, { PG_POOL_MAX: '16', DECISION_LOG_SAMPLE: sample })] as const)));
+  const writer = await startGateway(db.url, { PG_POOL_MAX: '4' });
+  const results: Record<string, unknown> = {
+    when: new Date().toISOString(), machine: { ...machine(), postgres: db.pgVersion, loadavg: os.loadavg() },
+    settings: { seconds: SECONDS, warmup: WARMUP, clients: CLIENTS, rounds, purchasesPerS: PURCHASES_PER_S, modes },
+  };
+  try {
+    const stream = purchaseStream(writer.url, PURCHASES_PER_S);
+    const runs: Record<string, Run[]> = { off: [], sampled1pct: [], all: [] };
+    const names = Object.keys(modes);
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < names.length; k++) {
+        const m = names[(r + k) % names.length]!;
+        gatewayPid = gws[m]!.pid;
+        const run = await closedLoop(gws[m]!.url, 50, CLIENTS);
+        runs[m]!.push(run);
+        console.log(`round ${r + 1}, logging ${m}:`, run);
+      }
+    }
+    const purchases = await stream.stop();
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const summary = Object.fromEntries(names.map((m) => [m, {
+      decisionsPerS: median(runs[m]!.map((x) => x.decisionsPerS)), p50: median(runs[m]!.map((x) => x.p50)), p99: median(runs[m]!.map((x) => x.p99)),
+    }]));
+    const ratio = (m: string) => ({
+      throughput: Math.round((summary[m]!.decisionsPerS / summary.off!.decisionsPerS) * 1000) / 1000,
+      p50AddedMs: Math.round((summary[m]!.p50 - summary.off!.p50) * 100) / 100,
+      p99AddedMs: Math.round((summary[m]!.p99 - summary.off!.p99) * 100) / 100,
+    });
+    const logs = Object.fromEntries(await Promise.all(names.map(async (m) => [m, await logMetrics(gws[m]!.url)] as const)));
+    // Bytes in decision_log (heap, TOAST, primary key) per logged decision, from the 50-candidate rows the runs wrote.
+    const [size] = await db.sql<{ decisions: number; totalBytes: number; rowBytes: number }[]>`
+      select count(*)::int as decisions,
+             (select sum(pg_total_relation_size(inhrelid))::bigint from pg_inherits where inhparent = 'decision_log'::regclass)::float8 as "totalBytes",
+             coalesce(avg(pg_column_size(d.*)), 0)::float8 as "rowBytes"
+      from decision_log d`;
+    const ceiling = await logWriterCeiling(db, Number(process.env.BENCH_LOG_CEILING_DECISIONS || 4000));
+    console.log('log writer ceiling:', ceiling);
+    Object.assign(results, {
+      runs, summary, vsOff: { sampled1pct: ratio('sampled1pct'), all: ratio('all') }, logs, purchaseStream: purchases, failures,
+      storage: { decisions: size!.decisions, bytesPerDecision: Math.round(size!.totalBytes / Math.max(1, size!.decisions)),
+        rowBytesPerDecision: Math.round(size!.rowBytes) },
+      logWriterCeiling: ceiling, loadavgAfter: os.loadavg(),
+    });
+    console.log(JSON.stringify({ summary, vsOff: results.vsOff, logs, storage: results.storage }, null, 2));
+  } finally {
+    await Promise.all([...Object.values(gws), writer].map((g) => g.stop()));
+    await db.close();
+    closeHttpAgent();
+  }
+  fs.mkdirSync('bench/results', { recursive: true });
+  const file = `bench/results/decision-log-${String(results.when).replace(/[:.]/g, '-')}.json`;
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwrote ${file}`);
+}
+
 async function main() {
+  if (process.env.BENCH_MODE === 'log') return logModes();
   const db = await benchDatabase();
   await seedCatalog(db.sql);
   const workers = process.env.WORKERS || '1';

@@ -5,6 +5,8 @@ CREATE INDEX "events_decision_idx" ON "events" USING btree ("decision_id") WHERE
 -- Partitioned by day of read_at (the snapshot's now()): retention drops whole partitions, and the
 -- gateway creates each day's partition ahead of time (src/writes/decision-log.ts), so none is made here.
 -- The primary key must hold the partition key; decision ids are UUIDv7 (unique and time-ordered).
+-- context and signals are json, not jsonb: stored as written (no conversion on insert, half the bytes on
+-- disk); only the export and the outcome checks read into them.
 CREATE TABLE "decision_log" (
 	"decision_id" uuid NOT NULL,
 	"read_at" timestamp with time zone NOT NULL,
@@ -17,8 +19,8 @@ CREATE TABLE "decision_log" (
 	"snapshot_cursor" bigint NOT NULL,
 	"source" text NOT NULL,
 	"lag_ms" integer NOT NULL,
-	"context" jsonb NOT NULL,
-	"signals" jsonb NOT NULL,
+	"context" json NOT NULL,
+	"signals" json NOT NULL,
 	PRIMARY KEY ("decision_id", "read_at")
 ) PARTITION BY RANGE ("read_at");
 --> statement-breakpoint

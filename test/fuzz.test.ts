@@ -68,6 +68,9 @@ const eventArb = fc.record({
     poisoned(fc.constant(`${p}-u`)), anyValue),
   sku: ourId(skus),
   quantity: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 5 }) }, fc.integer({ min: -5, max: 5 }), count),
+  // Cited decisions: well-formed ids the log does not hold (NOT_FOUND), poisoned and arbitrary ones.
+  decisionId: fc.oneof(fc.uuid(), poisoned(fc.uuid()), anyValue),
+  position: count,
 }, { requiredKeys: [] });
 
 it('recordEvents: any batch is written whole or refused with a code', async () => {
@@ -120,6 +123,10 @@ const writeArb = fc.oneof(
     variables: fc.record({ t: ourId(writeSkus), r: fc.oneof(fc.string({ maxLength: 10 }), poisoned(fc.constant('why')), anyValue) }) }),
   fc.record({ query: fc.constant('query($s: String, $c: String, $l: Int!) { catalog(search: $s, category: $c, limit: $l) { sku } }'),
     variables: fc.record({ s: anyValue, c: anyValue, l: count }) }),
+  fc.record({ query: fc.constant('query($a: String, $f: Int!) { decisionLog(after: $a, first: $f) { edges { cursor } pageInfo { hasNextPage } } }'),
+    variables: fc.record({ a: fc.oneof(fc.uuid(), poisoned(fc.uuid()), anyValue), f: count }) }),
+  fc.record({ query: fc.constant('query($d: ID!) { decisionOutcomes(decisionId: $d) { kind } }'),
+    variables: fc.record({ d: fc.oneof(fc.uuid(), poisoned(fc.uuid()), anyValue) }) }),
 );
 
 async function footprint() {

@@ -96,12 +96,12 @@ export function exportRows(sql: Sql, since: string, windowS: number, batch = 100
            (x.s->'velocity'->>'salesLast5s')::int as sales_last_5s, (x.s->'velocity'->>'salesLast5m')::int as sales_last_5m,
            (x.s->'velocity'->>'clicksLast30s')::int as clicks_last_30s,
            (x.s->'policy')::text as policy, (x.s->>'eligible')::boolean as eligible,
-           array_to_string(array(select jsonb_array_elements_text(x.s->'reasons')), ',') as reasons,
+           array_to_string(array(select json_array_elements_text(x.s->'reasons')), ',') as reasons,
            d.context->>'segment' as segment, d.context->>'intent' as intent, d.context::text as context,
            coalesce(o.clicks, 0)::int as clicks, coalesce(o.add_to_carts, 0)::int as add_to_carts,
            coalesce(o.purchases, 0)::int as purchases, coalesce(o.purchased_units, 0)::int as purchased_units
     from decision_log d
-    cross join lateral jsonb_array_elements(d.signals) with ordinality as x(s, o)
+    cross join lateral json_array_elements(d.signals) with ordinality as x(s, o)
     left join lateral (
       select count(*) filter (where w.kind = 'CLICK') as clicks, count(*) filter (where w.kind = 'ADD_TO_CART') as add_to_carts,
              count(*) filter (where w.kind = 'PURCHASE') as purchases, sum(w.quantity) filter (where w.kind = 'PURCHASE') as purchased_units

@@ -96,7 +96,7 @@ export async function checkCitedDecisions(tx: Tx, events: readonly CitingEvent[]
   if (!ids.length) return;
   const rows = await tx<{ id: string; userId: string; skus: string[] }[]>`
     select d.decision_id::text as id, d.user_id as "userId",
-           array(select s->>'sku' from jsonb_array_elements(d.signals) with ordinality as x(s, o) order by o) as skus
+           array(select s->>'sku' from json_array_elements(d.signals) with ordinality as x(s, o) order by o) as skus
     from decision_log d where d.decision_id = any(${ids}::uuid[])`;
   const found = new Map(rows.map((r) => [r.id, r]));
   const missing = ids.filter((id) => !found.has(id));
