@@ -17,7 +17,7 @@ export const ERRORS = {
   OPERATION_RESOLUTION_FAILURE: { status: 400, meaning: '`operationName` names no operation of the document, or is missing where it holds several; from yoga.' },
   UNAUTHENTICATED: { status: 401, meaning: 'No API key, or an unknown or revoked one (`WWW-Authenticate: Bearer`; graphql-ws closes 4401).' },
   FORBIDDEN: { status: 403, meaning: 'The key\'s roles may not run this operation or read this data.' },
-  NOT_FOUND: { status: 200, meaning: 'A write names a SKU that does not exist (`extensions.sku` or `skus`); nothing was written.' },
+  NOT_FOUND: { status: 200, meaning: 'A write names a SKU that does not exist (`extensions.sku` or `skus`), or cites a decision the decision log does not hold (`extensions.decisionIds`); nothing was written. `decisionOutcomes` of a decision not in the log.' },
   INSUFFICIENT_STOCK: { status: 200, meaning: 'A batch would take a SKU\'s sellable stock below zero (`extensions.skus`); the whole batch was refused.' },
   LIMIT_EXCEEDED: { status: 200, meaning: 'A work or connection bound, named in the message (429 with `Retry-After` for the per-key candidates in flight).' },
   RATE_LIMITED: { status: 429, meaning: 'The API key ran more operations than its rate limit (`RATE_LIMITS` or its own); retry after `Retry-After` (`extensions.retryAfterSeconds`).' },
