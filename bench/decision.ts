@@ -249,15 +249,20 @@ async function logModes() {
              (select sum(pg_total_relation_size(inhrelid))::bigint from pg_inherits where inhparent = 'decision_log'::regclass)::float8 as "totalBytes",
              coalesce(avg(pg_column_size(d.*)), 0)::float8 as "rowBytes"
       from decision_log d`;
+    // How long after its snapshot a logged decision's row was written (the insert's now() − read_at), in ms.
+    const [delay] = await db.sql<{ p50: number; p99: number; max: number }[]>`
+      select percentile_cont(0.5) within group (order by ms) as p50, percentile_cont(0.99) within group (order by ms) as p99, max(ms) as max
+      from (select extract(epoch from logged_at - read_at) * 1000 as ms from decision_log) t`;
     const ceiling = await logWriterCeiling(db, Number(process.env.BENCH_LOG_CEILING_DECISIONS || 4000));
     console.log('log writer ceiling:', ceiling);
     Object.assign(results, {
       runs, summary, vsOff: { sampled1pct: ratio('sampled1pct'), all: ratio('all') }, logs, purchaseStream: purchases, failures,
       storage: { decisions: size!.decisions, bytesPerDecision: Math.round(size!.totalBytes / Math.max(1, size!.decisions)),
         rowBytesPerDecision: Math.round(size!.rowBytes) },
+      rowWrittenAfterMs: { p50: Math.round(delay!.p50), p99: Math.round(delay!.p99), max: Math.round(delay!.max) },
       logWriterCeiling: ceiling, loadavgAfter: os.loadavg(),
     });
-    console.log(JSON.stringify({ summary, vsOff: results.vsOff, logs, storage: results.storage }, null, 2));
+    console.log(JSON.stringify({ summary, vsOff: results.vsOff, logs, storage: results.storage, rowWrittenAfterMs: results.rowWrittenAfterMs }, null, 2));
   } finally {
     await Promise.all([...Object.values(gws), writer].map((g) => g.stop()));
     await db.close();
