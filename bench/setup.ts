@@ -66,10 +66,12 @@ export async function seedCatalog(sql: Sql, skus = 1000): Promise<void> {
 
 export interface Gateway { url: string; pid: number; child: ChildProcess; stop(): Promise<void> }
 
-export async function startGateway(databaseUrl: string, env: Record<string, string> = {}): Promise<Gateway> {
+/** A gateway process (or, with `script`, another server that prints its /graphql URL when ready; `cwd`: another worktree's build). */
+export async function startGateway(databaseUrl: string, env: Record<string, string> = {}, script = 'src/server.ts', cwd?: string): Promise<Gateway> {
   const port = await freePort();
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
+    cwd,
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -159,3 +161,58 @@ export function httpPost(url: string, body: string, { fresh = false } = {}): Pro
 }
 
 export const closeHttpAgent = () => agent.destroy();
+
+/** The box's load average (1, 5, 15 min) now: recorded with every figure, since the box is shared. */
+export const loadAverage = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
+
+/** CPU seconds a process and its children (a gateway's workers) used between two snapshots. */
+export function processCpuS(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>, pids: Iterable<number>): number {
+  const set = new Set(pids);
+  let s = 0;
+  for (const [pid, a] of after) {
+    if (set.has(pid) || set.has(a.ppid)) s += a.cpuS - (before.get(pid)?.cpuS ?? 0);
+  }
+  return s;
+}
+
+/** The server pids of the backends a client holds on this database, by its application_name. */
+export async function backendPids(sql: Sql, applicationName: string): Promise<number[]> {
+  const rows = await sql<{ pid: number }[]>`
+    select pid from pg_stat_activity where datname = current_database() and application_name = ${applicationName}`;
+  return rows.map((r) => r.pid);
+}
+
+export interface LoopResult { latenciesMs: number[]; errors: number; seconds: number }
+
+/**
+ * Closed loop: `clients` callers each send, await and send again; `warmupS`
+ * unmeasured, then `seconds` measured. `during` runs over the measured window
+ * (e.g. CPU snapshots); `send` resolves true for a good answer.
+ */
+export async function closedLoop(send: () => Promise<boolean>, { clients, seconds, warmupS }: { clients: number; seconds: number; warmupS: number },
+  during: { start?: () => void | Promise<void>; end?: () => void | Promise<void> } = {}): Promise<LoopResult> {
+  const lat: number[] = [];
+  let errors = 0;
+  let measuring = false;
+  let stop = false;
+  const worker = async () => {
+    while (!stop) {
+      const t0 = performance.now();
+      const ok = await send().catch(() => false);
+      if (!measuring) continue;
+      if (ok) lat.push(performance.now() - t0); else errors++;
+    }
+  };
+  const workers = Array.from({ length: clients }, worker);
+  await new Promise((r) => setTimeout(r, warmupS * 1000));
+  await during.start?.();
+  measuring = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  await during.end?.();
+  stop = true;
+  await Promise.all(workers);
+  return { latenciesMs: lat, errors, seconds: elapsed };
+}
