@@ -132,6 +132,10 @@ async function main() {
     summary[n] = {
       gatewayPerS: med('gateway', 'requestsPerS'), peerPerS: med('peer', 'requestsPerS'),
       gatewayOverPeer: r2(med('gateway', 'requestsPerS') / med('peer', 'requestsPerS')), perRoundRatios: ratios,
+      medianOfRoundRatios: r2(median(ratios)),
+      // On a CPU-bound shared box, requests/s is capacity over CPU per request: this ratio is the steadier one.
+      cpuCapacityRatio: r2((med('peer', 'nodeCpuMsPerRequest') + med('peer', 'postgresCpuMsPerRequest'))
+        / (med('gateway', 'nodeCpuMsPerRequest') + med('gateway', 'postgresCpuMsPerRequest'))),
       cpuMsPerRequest: {
         gatewayNode: med('gateway', 'nodeCpuMsPerRequest'), gatewayPostgres: med('gateway', 'postgresCpuMsPerRequest'),
         peerNode: med('peer', 'nodeCpuMsPerRequest'), peerPostgres: med('peer', 'postgresCpuMsPerRequest'),

@@ -16,13 +16,19 @@ import { freePort, withDatabase } from '../test/global-setup.js';
 
 export interface BenchDb { url: string; sql: Sql; pgVersion: string; server?: EmbeddedServer; close(): Promise<void> }
 
-/** `embedded`: always an embedded server, whatever DATABASE_URL says (bench:replicas starts standbys of it). */
-export async function benchDatabase(opts: { embedded?: boolean } = {}): Promise<BenchDb> {
+/**
+ * `embedded`: always an embedded server, whatever DATABASE_URL says (bench:replicas starts standbys of it).
+ * `statStatements`: pg_stat_statements for per-statement Postgres time (preloaded in the embedded
+ * server; on DATABASE_URL's server only if it already preloads it). `statStatementsOn` says if it worked.
+ */
+export async function benchDatabase(opts: { embedded?: boolean; statStatements?: boolean } = {}): Promise<BenchDb & { statStatementsOn: boolean }> {
+  const statStatements = opts.statStatements ?? false;
   let embedded: EmbeddedServer | undefined;
   let admin = opts.embedded ? undefined : process.env.DATABASE_URL;
   const dataDir = path.resolve('.data', `bench-${process.pid}`); // one cluster per run: runs never collide
   if (!admin) {
-    embedded = await startEmbedded({ dataDir, port: await freePort() });
+    const postgresFlags = statStatements ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track_utility=on'] : [];
+    embedded = await startEmbedded({ dataDir, port: await freePort(), postgresFlags });
     admin = embedded.url;
   }
   const name = `bench_${Date.now()}`;
@@ -32,8 +38,12 @@ export async function benchDatabase(opts: { embedded?: boolean } = {}): Promise<
   await migrate(url);
   const sql = createSql(url, { poolMax: 20, connectTimeoutSeconds: 5, statementTimeoutMs: 30_000 });
   const [v] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
+  let statStatementsOn = false;
+  if (statStatements) {
+    statStatementsOn = await sql`create extension if not exists pg_stat_statements`.then(() => sql`select pg_stat_statements_reset()`).then(() => true, () => false);
+  }
   return {
-    url, sql, pgVersion: v!.v, server: embedded,
+    url, sql, pgVersion: v!.v, server: embedded, statStatementsOn,
     async close() {
       await sql.end();
       await a.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
@@ -145,7 +155,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
  * POST a JSON body over a keep-alive agent (cheaper per request than fetch, so the load generator stays small);
  * `fresh` uses a connection of its own (a kept-alive one can be closed by the server between calls seconds apart).
  */
-export function httpPost(url: string, body: string, { fresh = false } = {}): Promise<{ status: number; body: string }> {
+export function httpPost(url: string, body: string, { fresh = false } = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
       method: 'POST', agent: fresh ? false : agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
@@ -153,7 +163,7 @@ export function httpPost(url: string, body: string, { fresh = false } = {}): Pro
       let data = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { data += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, headers: res.headers }));
     });
     req.on('error', reject);
     req.end(body);

@@ -5,7 +5,7 @@
 import { getOperationAST, Kind, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { admitted, type Sql, type Tx } from '../db/client.js';
-import type { Context, Deferred } from '../context.js';
+import type { Context, Deferred, SnapshotTiming } from '../context.js';
 import { DomainError } from '../errors.js';
 import { createLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
 import { TOKEN_PATTERN, tokenLsn, type ReplicaRouter } from './replicas.js';
@@ -43,10 +43,15 @@ export const snapshotsInFlight = { count: 0 };
 
 // sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
 // reserved connection whose server went away (calls on it hang); sql.begin it does.
-export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
   snapshotsInFlight.count++;
   try {
-    return await admitted(sql, async () => (await sql.begin('isolation level repeatable read read only', fn)) as T);
+    return await admitted(sql, async () => (await sql.begin('isolation level repeatable read read only', async (tx) => {
+      if (timing) timing.begunAt = performance.now();
+      const result = await fn(tx);
+      if (timing) timing.readAt = performance.now();
+      return result;
+    })) as T);
   } finally {
     snapshotsInFlight.count--;
   }
@@ -102,9 +107,9 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
   const outside: OutsideReaders | undefined = Array.isArray(unsafe) && unsafe.length ? { sql, names: unsafe } : undefined;
   const replicas = opts.replicas;
   const tracing = opts.tracing;
-  const snapshotOf = <T>(db: Sql, c: object, fn: (tx: Tx) => Promise<T>): Promise<T> => (tracing
-    ? tracing.snapshot(c, (traced) => inSnapshot(db, (tx) => fn(traced(tx))))
-    : inSnapshot(db, fn));
+  const snapshotOf = <T>(db: Sql, c: Context, fn: (tx: Tx) => Promise<T>): Promise<T> => (tracing
+    ? tracing.snapshot(c, (traced) => inSnapshot(db, (tx) => fn(traced(tx)), c.timing))
+    : inSnapshot(db, fn, c.timing));
   const tokensOf = new WeakMap<Request, string>();
   const newerToken = (a: string | undefined, b: string) => (a && tokenLsn(a) > tokenLsn(b) ? a : b);
   return {
@@ -146,6 +151,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
             return { errors: [err as DomainError] } as ReturnType<typeof executeFn>;
           }
           const c = execArgs.contextValue as Context;
+          c.timing = { executeAt: performance.now() };
           return replicas.run((db, route) => {
             c.route = route;
             return snapshotOf(db, c, (tx) => executeIn(c, createLoaders(tx, outside), async () => {
@@ -160,6 +166,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
       }
       setExecuteFn((execArgs) => {
         const c = execArgs.contextValue as Context;
+        c.timing = { executeAt: performance.now() };
         return snapshotOf(sql, c, (tx) => executeIn(c, createLoaders(tx, outside), async () => executeFn(execArgs)))
           .then((r) => afterCommit(c, r)) as ReturnType<typeof executeFn>;
       });
