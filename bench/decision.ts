@@ -257,7 +257,7 @@ async function tailAt(db: Awaited<ReturnType<typeof benchDatabase>>, gw: Awaited
   const slowest = samples.filter((s) => s.ms >= p99);
   const middle = samples.slice(Math.floor(samples.length * 0.45), Math.ceil(samples.length * 0.55));
   const statements = db.statStatementsOn ? await db.sql<{ query: string; calls: number; meanMs: number; maxMs: number; stddevMs: number; totalMs: number }[]>`
-    select left(regexp_replace(query, '\s+', ' ', 'g'), 90) as query, calls::int, round(mean_exec_time::numeric, 3)::float8 as "meanMs",
+    select left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 90) as query, calls::int, round(mean_exec_time::numeric, 3)::float8 as "meanMs",
            round(max_exec_time::numeric, 2)::float8 as "maxMs", round(stddev_exec_time::numeric, 3)::float8 as "stddevMs",
            round(total_exec_time::numeric, 1)::float8 as "totalMs"
     from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
@@ -274,37 +274,55 @@ async function tailAt(db: Awaited<ReturnType<typeof benchDatabase>>, gw: Awaited
   };
 }
 
+// BENCH_BASE_DIR: a worktree of an older commit (node_modules in place) served side by side: saturation
+// of each, then tail phases alternating builds (ABBA), each at 60% of its own saturation and at 250/s.
 async function tailMain() {
   const db = await benchDatabase({ statStatements: true });
   await seedCatalog(db.sql);
   const workers = process.env.WORKERS || '1';
-  const gw = await startGateway(db.url, { PG_POOL_MAX: '16', WORKERS: workers, SERVER_TIMING: '1' });
-  gatewayPid = gw.pid;
+  const base = process.env.BENCH_BASE_DIR;
+  const builds = [{ name: 'new', cwd: undefined as string | undefined }, ...(base ? [{ name: 'base', cwd: base }] : [])];
+  const env = { PG_POOL_MAX: '16', WORKERS: workers, SERVER_TIMING: '1' };
+  const gws = await Promise.all(builds.map((b) => startGateway(db.url, env, 'src/server.ts', b.cwd)));
   const results: Record<string, unknown> = {
-    when: new Date().toISOString(), commit: process.env.BENCH_COMMIT, machine: { ...machine(), postgres: db.pgVersion },
+    when: new Date().toISOString(), commit: process.env.BENCH_COMMIT, baseCommit: process.env.BENCH_BASE_COMMIT, machine: { ...machine(), postgres: db.pgVersion },
     settings: { seconds: SECONDS, tailSeconds: TAIL_SECONDS, clients: CLIENTS, hotSkus: HOT, purchasesPerS: PURCHASES_PER_S, gatewayWorkers: Number(workers), statStatements: db.statStatementsOn },
   };
+  // The purchase stream goes to the build under test (the write path is part of what is compared).
+  const withStream = async <T>(i: number, f: () => Promise<T>) => {
+    const stream = purchaseStream(gws[i]!.url, PURCHASES_PER_S);
+    try { return { ...(await f()), purchaseStream: await stream.stop() }; } catch (e) { await stream.stop(); throw e; }
+  };
   try {
-    const stream = purchaseStream(gw.url, PURCHASES_PER_S);
-    const saturation = await closedLoop(gw.url, 50, CLIENTS);
-    console.log('saturation, 50 candidates, 16 clients:', saturation);
-    const rates = [Math.round(saturation.decisionsPerS * 0.6), 250];
-    const tails = [];
-    for (const rate of rates) {
-      const t = await tailAt(db, gw, rate);
-      console.log(JSON.stringify(t, null, 1));
-      tails.push(t);
+    const saturation: Record<string, Run> = {};
+    for (const [i, b] of builds.entries()) {
+      gatewayPid = gws[i]!.pid;
+      saturation[b.name] = await withStream(i, () => closedLoop(gws[i]!.url, 50, CLIENTS));
+      console.log(`${b.name}: saturation, 50 candidates, 16 clients:`, saturation[b.name]);
     }
-    Object.assign(results, { saturation, tails, purchaseStream: await stream.stop(), failures });
+    const tails: Record<string, unknown>[] = [];
+    const rounds = base ? 2 : 1;
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? builds.map((_, i) => i) : builds.map((_, i) => i).reverse();
+      for (const i of order) {
+        for (const rate of [Math.round(saturation[builds[i]!.name]!.decisionsPerS * 0.6), 250]) {
+          const t = await withStream(i, () => tailAt(db, gws[i]!, rate));
+          const row = { build: builds[i]!.name, round: r, ...t };
+          console.log(JSON.stringify({ build: row.build, rate, p50: t.p50, p99: t.p99, p99OverP50: t.p99OverP50, errors: t.errors, loadAvg: t.loadAvg, slow: t.attribution.slowest1pct }));
+          tails.push(row);
+        }
+      }
+    }
+    Object.assign(results, { saturation, tails, failures });
   } finally {
-    await gw.stop();
+    await Promise.all(gws.map((g) => g.stop()));
     await db.close();
     closeHttpAgent();
   }
   fs.mkdirSync('bench/results', { recursive: true });
-  const file = `bench/results/tail-${String(results.when).replace(/[:.]/g, '-')}.json`;
+  const file = `bench/results/tail-${base ? 'ab-' : ''}${String(results.when).replace(/[:.]/g, '-')}.json`;
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  fs.writeFileSync('bench/results/tail-latest.json', `${JSON.stringify(results, null, 2)}\n`);
+  if (!base) fs.writeFileSync('bench/results/tail-latest.json', `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${file}`);
 }
 

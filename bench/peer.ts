@@ -6,7 +6,8 @@
 // alternate gateway and peer (ABBA, so drift cancels) at 50 and 1 candidates;
 // requests/s is the median of the rounds; CPU per request is split into each
 // Node process and its Postgres backends (by application_name).
-// Env: BENCH_ROUNDS (5), BENCH_SECONDS (8), BENCH_CLIENTS (16), WORKERS (gateway, default its own).
+// Env: BENCH_ROUNDS (5), BENCH_SECONDS (8), BENCH_CLIENTS (16), WORKERS (gateway, default its own);
+// BENCH_BASE_DIR: a worktree of an older commit, served as a third side (`base`) for an A/B in the same rounds.
 import fs from 'node:fs';
 import {
   backendPids, benchDatabase, closeHttpAgent, closedLoop, cpuSnapshot, httpPost, loadAverage, machine, percentile,
@@ -45,7 +46,7 @@ const gatewayBody = (n: number) => {
 const peerBody = (n: number) => JSON.stringify({ query: PEER_QUERY, variables: { c: candidates(n).skus } });
 const ok = (r: { status: number; body: string }) => r.status === 200 && !r.body.includes('"errors"');
 
-interface Side { name: 'gateway' | 'peer'; server: Gateway; app: string; body: (n: number) => string }
+interface Side { name: 'gateway' | 'peer' | 'base'; server: Gateway; app: string; body: (n: number) => string }
 
 interface Phase {
   side: string; candidates: number; round: number; requestsPerS: number; p50: number; p99: number; errors: number;
@@ -106,13 +107,17 @@ async function main() {
   const pe = await startGateway(db.url, { PG_POOL_MAX: '16' }, 'bench/peer/server.ts');
   const gateway: Side = { name: 'gateway', server: gw, app: 'decision-gateway', body: gatewayBody };
   const peer: Side = { name: 'peer', server: pe, app: 'peer-postgraphile', body: peerBody };
+  // Both builds' backends are 'decision-gateway': a side's Postgres CPU also counts the idle build's few background reads.
+  const baseDir = process.env.BENCH_BASE_DIR;
+  const bs = baseDir ? await startGateway(db.url, env, 'src/server.ts', baseDir) : undefined;
+  const sides = bs ? [gateway, { name: 'base', server: bs, app: 'decision-gateway', body: gatewayBody } as Side, peer] : [gateway, peer];
   const phases: Phase[] = [];
   try {
     await assertEquivalent(gateway, peer);
     for (let round = 0; round < ROUNDS; round++) {
       for (const n of SIZES) {
-        // ABBA: the side that goes first alternates by round.
-        for (const side of round % 2 === 0 ? [gateway, peer] : [peer, gateway]) {
+        // ABBA: the order of the sides reverses every round.
+        for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
           const ph = await phase(db, side, n, round);
           phases.push(ph);
           console.log(JSON.stringify(ph));
@@ -120,7 +125,7 @@ async function main() {
       }
     }
   } finally {
-    await Promise.all([gw.stop(), pe.stop()]);
+    await Promise.all([gw.stop(), pe.stop(), bs?.stop()]);
     await db.close();
     closeHttpAgent();
   }
@@ -129,7 +134,15 @@ async function main() {
     const of = (side: string) => phases.filter((p) => p.side === side && p.candidates === n);
     const med = (side: string, k: keyof Phase) => r2(median(of(side).map((p) => p[k] as number)));
     const ratios = of('gateway').map((g) => r2(g.requestsPerS / of('peer').find((p) => p.round === g.round)!.requestsPerS));
+    const cpu = (side: string) => med(side, 'nodeCpuMsPerRequest') + med(side, 'postgresCpuMsPerRequest');
+    const ab = bs ? {
+      newOverBase: r2(med('gateway', 'requestsPerS') / med('base', 'requestsPerS')),
+      perRoundNewOverBase: of('gateway').map((g) => r2(g.requestsPerS / of('base').find((p) => p.round === g.round)!.requestsPerS)),
+      basePerS: med('base', 'requestsPerS'), baseCpuMsPerRequest: { node: med('base', 'nodeCpuMsPerRequest'), postgres: med('base', 'postgresCpuMsPerRequest') },
+      baseCpuOverNewCpu: r2(cpu('base') / cpu('gateway')), p50Base: med('base', 'p50'), p99Base: med('base', 'p99'),
+    } : {};
     summary[n] = {
+      ...ab,
       gatewayPerS: med('gateway', 'requestsPerS'), peerPerS: med('peer', 'requestsPerS'),
       gatewayOverPeer: r2(med('gateway', 'requestsPerS') / med('peer', 'requestsPerS')), perRoundRatios: ratios,
       medianOfRoundRatios: r2(median(ratios)),
@@ -146,7 +159,7 @@ async function main() {
   }
   const results = {
     when: new Date().toISOString(), commit: process.env.BENCH_COMMIT, machine: { ...machine(), postgres: db.pgVersion },
-    settings: { rounds: ROUNDS, seconds: SECONDS, warmup: WARMUP, clients: CLIENTS, poolMax: 16, gatewayWorkers: env.WORKERS ?? 'default', peer: 'postgraphile 5.1.5 amber preset' },
+    baseCommit: process.env.BENCH_BASE_COMMIT, settings: { rounds: ROUNDS, seconds: SECONDS, warmup: WARMUP, clients: CLIENTS, poolMax: 16, gatewayWorkers: env.WORKERS ?? 'default', peer: 'postgraphile 5.1.5 amber preset' },
     summary, phases,
   };
   console.log(JSON.stringify(summary, null, 2));

@@ -17,13 +17,15 @@ async function statementsFor(candidates: string[]) {
   gw.statements.length = 0;
   const res = await gw.gql(DECISION, { u: `${p}-u`, s: `${p}-s`, c: candidates, r: 'anywhere' });
   expect(ok(res).decisionContext.candidates).toHaveLength(candidates.length);
-  return [...gw.statements];
+  // The driver's array-type lookup runs once per new connection, not per decision (the answer leaves before
+  // its COMMIT is answered, so the next decision may open a connection while the last one commits).
+  return gw.statements.filter((s) => !/^\s*select b\.oid, b\.typarray/.test(s));
 }
 
 it('issues the same statements for 1 and 200 candidates, inside one read-only snapshot transaction', async () => {
   const one = await statementsFor(skus.slice(0, 1));
   const many = await statementsFor(skus);
-  expect(many.length).toBe(one.length);
+  expect(many.length, JSON.stringify([one, many])).toBe(one.length);
   expect(many.length).toBeLessThanOrEqual(4);
   expect(many[0]).toMatch(/^begin isolation level repeatable read read only/i);
   expect(many.at(-1)).toMatch(/^commit/i);

@@ -2,7 +2,7 @@
 // ONLY transaction, and the request's DataLoaders are bound to it, so every
 // signal in the answer comes from the same instant. Mutations are left alone
 // (each opens its own read-write transaction); subscriptions never reach onExecute.
-import { getOperationAST, Kind, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { admitted, type Sql, type Tx } from '../db/client.js';
 import type { Context, Deferred, SnapshotTiming } from '../context.js';
@@ -38,23 +38,52 @@ function tokenOf(op: OperationDefinitionNode, variables: Record<string, unknown>
   return newest;
 }
 
+/**
+ * True when every root field is a meta field (`__typename`, `__schema`, `__type`,
+ * also through fragments): no resolver reads the database, so no transaction is opened.
+ */
+export function readsNothing(document: DocumentNode, set: SelectionSetNode, seen = new Set<string>()): boolean {
+  return set.selections.every((s) => {
+    if (s.kind === Kind.FIELD) return s.name.value.startsWith('__');
+    if (s.kind === Kind.INLINE_FRAGMENT) return readsNothing(document, s.selectionSet, seen);
+    if (seen.has(s.name.value)) return true;
+    seen.add(s.name.value);
+    const frag = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === s.name.value);
+    return frag?.kind === Kind.FRAGMENT_DEFINITION ? readsNothing(document, frag.selectionSet, seen) : false;
+  });
+}
+
 /** Snapshot transactions holding a pooled connection right now (a pool-use gauge). */
 export const snapshotsInFlight = { count: 0 };
 
-// sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
-// reserved connection whose server went away (calls on it hang); sql.begin it does.
-export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
-  snapshotsInFlight.count++;
-  try {
-    return await admitted(sql, async () => (await sql.begin('isolation level repeatable read read only', async (tx) => {
+/** postgres.js' begin as patched (patches/postgres+3.4.9.patch): `pipelined` sends the first statements behind BEGIN. */
+type PipelinedBegin = <T>(options: string, fn: (tx: Tx & { begun: Promise<unknown> }) => Promise<T>, pipelined: true) => Promise<T>;
+
+/**
+ * One round trip to answer: BEGIN, the reads of the first tick, then COMMIT go out
+ * without waiting on each other, and the answer leaves once the reads are in (a
+ * read-only COMMIT cannot change it; the connection returns to the pool after it).
+ * sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
+ * reserved connection whose server went away (calls on it hang); sql.begin it does.
+ */
+export function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let answered = false;
+    snapshotsInFlight.count++;
+    admitted(sql, () => (sql.begin as unknown as PipelinedBegin)('isolation level repeatable read read only', async (tx) => {
       if (timing) timing.begunAt = performance.now();
       const result = await fn(tx);
+      // Settled already (BEGIN's answer precedes the reads'): reads that ran without a transaction never answer.
+      await tx.begun;
       if (timing) timing.readAt = performance.now();
+      answered = true;
+      resolve(result);
       return result;
-    })) as T);
-  } finally {
-    snapshotsInFlight.count--;
-  }
+    }, true))
+      // After the answer, a failed COMMIT (e.g. the server went away) changes nothing the caller saw.
+      .catch((err: unknown) => { if (!answered) reject(err); })
+      .finally(() => { snapshotsInFlight.count--; });
+  });
 }
 
 /** The request's loaders, bound to its snapshot; only a query operation has them. */
@@ -133,7 +162,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
         });
         return;
       }
-      if (op?.operation !== 'query') return;
+      if (op?.operation !== 'query' || readsNothing(args.document, op.selectionSet)) return;
       const ctx = args.contextValue as Context;
       if (allOutside) {
         setExecuteFn(async (execArgs) => {
