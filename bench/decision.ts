@@ -274,14 +274,15 @@ async function tailAt(db: Awaited<ReturnType<typeof benchDatabase>>, gw: Awaited
   };
 }
 
-// BENCH_BASE_DIR: a worktree of an older commit (node_modules in place) served side by side: saturation
+// BENCH_BASE_DIR: worktrees of older commits, comma-separated (node_modules in place), served side by side: saturation
 // of each, then tail phases alternating builds (ABBA), each at 60% of its own saturation and at 250/s.
 async function tailMain() {
   const db = await benchDatabase({ statStatements: true });
   await seedCatalog(db.sql);
   const workers = process.env.WORKERS || '1';
   const base = process.env.BENCH_BASE_DIR;
-  const builds = [{ name: 'new', cwd: undefined as string | undefined }, ...(base ? [{ name: 'base', cwd: base }] : [])];
+  const bases = (base ?? '').split(',').filter(Boolean);
+  const builds = [{ name: 'new', cwd: undefined as string | undefined }, ...bases.map((cwd, i) => ({ name: bases.length > 1 ? `base${i + 1}` : 'base', cwd }))];
   const env = { PG_POOL_MAX: '16', WORKERS: workers, SERVER_TIMING: '1' };
   const gws = await Promise.all(builds.map((b) => startGateway(db.url, env, 'src/server.ts', b.cwd)));
   const results: Record<string, unknown> = {
