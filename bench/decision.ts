@@ -11,7 +11,7 @@ import { readFacts, readState } from '../src/reads/decision-sql.js';
 import { toCandidate } from '../src/schema/candidate.js';
 import { sleep } from '../src/util.js';
 import {
-  benchDatabase, closeHttpAgent, cpuSnapshot, cpuSplit, httpPost, loadAverage, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
+  benchDatabase, closeHttpAgent, cpuSnapshot, secondAgent, cpuSplit, httpPost, loadAverage, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
 } from './setup.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 10);
@@ -146,7 +146,7 @@ function purchaseStream(url: string, perSecond: number) {
     for (let i = 0; !stop; i++) {
       const wait = start + (i * 1000) / batchesPerS - performance.now();
       if (wait > 0) await sleep(wait);
-      void post(url, body()).then((r) => { if (isOk(r)) sent += perBatch; else failed++; }, () => { failed++; });
+      void post(url, body(), { via: secondAgent }).then((r) => { if (isOk(r)) sent += perBatch; else failed++; }, () => { failed++; });
     }
   })();
   return { stop: async () => { stop = true; await loop; return { purchases: sent, failedBatches: failed }; } };

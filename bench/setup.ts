@@ -150,15 +150,21 @@ export function cpuSplit(before: ReturnType<typeof cpuSnapshot>, after: ReturnTy
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+/**
+ * A second client's sockets (e.g. a purchase stream beside decisions): sharing one agent, requests
+ * the gateway holds (writes waiting their turn) took its sockets and decisions queued in this process.
+ */
+export const secondAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 /**
  * POST a JSON body over a keep-alive agent (cheaper per request than fetch, so the load generator stays small);
  * `fresh` uses a connection of its own (a kept-alive one can be closed by the server between calls seconds apart).
  */
-export function httpPost(url: string, body: string, { fresh = false } = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+export function httpPost(url: string, body: string, { fresh = false, via = agent }: { fresh?: boolean; via?: http.Agent } = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
-      method: 'POST', agent: fresh ? false : agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      method: 'POST', agent: fresh ? false : via, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     }, (res) => {
       let data = '';
       res.setEncoding('utf8');
@@ -170,7 +176,7 @@ export function httpPost(url: string, body: string, { fresh = false } = {}): Pro
   });
 }
 
-export const closeHttpAgent = () => agent.destroy();
+export const closeHttpAgent = () => { agent.destroy(); secondAgent.destroy(); };
 
 /** The box's load average (1, 5, 15 min) now: recorded with every figure, since the box is shared. */
 export const loadAverage = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
