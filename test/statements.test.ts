@@ -30,3 +30,16 @@ it('issues the same statements for 1 and 200 candidates, inside one read-only sn
   expect(many[0]).toMatch(/^begin isolation level repeatable read read only/i);
   expect(many.at(-1)).toMatch(/^commit/i);
 });
+
+it('an operation of meta fields only opens no transaction; one field that reads, through a fragment too, does', async () => {
+  const statementsOf = async (query: string) => {
+    gw.statements.length = 0;
+    ok(await gw.gql(query, { u: `${p}-u`, c: skus.slice(0, 1) }));
+    return gw.statements.filter((s) => !/^\s*select b\.oid, b\.typarray/.test(s));
+  };
+  expect(await statementsOf('{ __typename }')).toEqual([]);
+  expect(await statementsOf('query { __typename ... on Query { __schema { queryType { name } } } ...M } fragment M on Query { __type(name: "Query") { name } }')).toEqual([]);
+  const reads = await statementsOf('query($u: ID!, $c: [ID!]!) { __typename ...R } fragment R on Query { decisionContext(userId: $u, candidates: $c) { candidates { sku } } }');
+  expect(reads[0]).toMatch(/^begin isolation level repeatable read read only/i);
+  expect(reads.at(-1)).toMatch(/^commit/i);
+});
