@@ -28,7 +28,7 @@ export interface Context {
 export interface SnapshotTiming {
   /** Execution asked for a snapshot. */
   executeAt: number;
-  /** The transaction has a connection and BEGIN is sent (reads follow it at once): executeAt to here is the pool wait. */
+  /** The transaction began (a pool connection, BEGIN answered): executeAt to here is pool wait plus BEGIN. */
   begunAt?: number;
   /** Every read answered and the result built. */
   readAt?: number;

@@ -81,7 +81,7 @@ export function useMetrics({ hub, poolMax, token, decisionLog, serverTiming = fa
   registry.registerMetric(loopDelayHistogram());
   if (serverTiming) observeGc();
   const snapshotWait = new client.Histogram({
-    name: 'gateway_snapshot_wait_seconds', help: 'Query operation start to its snapshot transaction on a connection with BEGIN sent: the pool wait',
+    name: 'gateway_snapshot_wait_seconds', help: 'Query operation start to its snapshot transaction begun: pool wait plus BEGIN',
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [registry],
   });
 

@@ -56,34 +56,20 @@ export function readsNothing(document: DocumentNode, set: SelectionSetNode, seen
 /** Snapshot transactions holding a pooled connection right now (a pool-use gauge). */
 export const snapshotsInFlight = { count: 0 };
 
-/** postgres.js' begin as patched (patches/postgres+3.4.9.patch): `pipelined` sends the first statements behind BEGIN. */
-type PipelinedBegin = <T>(options: string, fn: (tx: Tx & { begun: Promise<unknown> }) => Promise<T>, pipelined: true) => Promise<T>;
-
-/**
- * One round trip to answer: BEGIN, the reads of the first tick, then COMMIT go out
- * without waiting on each other, and the answer leaves once the reads are in (a
- * read-only COMMIT cannot change it; the connection returns to the pool after it).
- * sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
- * reserved connection whose server went away (calls on it hang); sql.begin it does.
- */
-export function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let answered = false;
-    snapshotsInFlight.count++;
-    admitted(sql, () => (sql.begin as unknown as PipelinedBegin)('isolation level repeatable read read only', async (tx) => {
+// sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
+// reserved connection whose server went away (calls on it hang); sql.begin it does.
+export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
+  snapshotsInFlight.count++;
+  try {
+    return await admitted(sql, async () => (await sql.begin('isolation level repeatable read read only', async (tx) => {
       if (timing) timing.begunAt = performance.now();
       const result = await fn(tx);
-      // Settled already (BEGIN's answer precedes the reads'): reads that ran without a transaction never answer.
-      await tx.begun;
       if (timing) timing.readAt = performance.now();
-      answered = true;
-      resolve(result);
       return result;
-    }, true))
-      // After the answer, a failed COMMIT (e.g. the server went away) changes nothing the caller saw.
-      .catch((err: unknown) => { if (!answered) reject(err); })
-      .finally(() => { snapshotsInFlight.count--; });
-  });
+    })) as T);
+  } finally {
+    snapshotsInFlight.count--;
+  }
 }
 
 /** The request's loaders, bound to its snapshot; only a query operation has them. */
