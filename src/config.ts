@@ -14,8 +14,6 @@ export interface Config {
   embeddedPort: number;
   poolMax: number;
   poolQueueMax: number;
-  /** Write transactions holding pool connections at once (the rest wait in the process, holding none). */
-  writeConcurrency: number;
   feedPoolMax: number;
   /** READ_REPLICA_URLS: hot standbys that serve query snapshots; empty: every read on the primary. */
   readReplicaUrls: string[];
@@ -118,7 +116,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPort: int('EMBEDDED_PG_PORT', 54329, env),
     poolMax: int('PG_POOL_MAX', 10, env),
     poolQueueMax: int('PG_POOL_QUEUE_MAX', 100, env),
-    writeConcurrency: Math.max(1, int('PG_WRITE_CONCURRENCY', 2, env)),
     feedPoolMax: int('FEED_POOL_MAX', 2, env),
     readReplicaUrls: (env.READ_REPLICA_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean),
     maxReplicaLagMs: Math.max(1, int('MAX_REPLICA_LAG_MS', 500, env)),

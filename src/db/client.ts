@@ -15,14 +15,9 @@ export type Queryable = Sql | Tx;
 // the rest at once (OVERLOADED) instead of letting them wait past their budget.
 const gates = new WeakMap<Sql, { active: number; limit: number }>();
 
-// Write transactions queue for one commit-order lock (live/changelog.ts) and their SKUs' rows:
-// more of them at once than PG_WRITE_CONCURRENCY only park pool connections in lock waits,
-// which the snapshots then wait for. The rest wait here, holding no connection.
-const writeSlots = new WeakMap<Sql, { free: number; waiting: (() => void)[] }>();
-
 export function createSql(
   url: string,
-  config: Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'> & Partial<Pick<Config, 'poolQueueMax' | 'writeConcurrency'>>,
+  config: Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'> & Partial<Pick<Config, 'poolQueueMax'>>,
   debug?: (connection: number, query: string) => void,
 ): Sql {
   const sql = postgres(url, {
@@ -48,22 +43,7 @@ export function createSql(
     ...(debug ? { debug: (conn: number, query: string) => debug(conn, query) } : {}),
   });
   gates.set(sql, { active: 0, limit: config.poolMax + (config.poolQueueMax ?? 100) });
-  writeSlots.set(sql, { free: Math.max(1, Math.min(config.writeConcurrency ?? config.poolMax, config.poolMax)), waiting: [] });
   return sql;
-}
-
-/** Runs a write transaction when one of the pool's write slots is free (FIFO); see writeSlots. */
-export async function inWriteSlot<T>(sql: Sql, fn: () => Promise<T>): Promise<T> {
-  const slots = writeSlots.get(sql);
-  if (!slots) return fn();
-  if (slots.free > 0) slots.free--;
-  else await new Promise<void>((resolve) => slots.waiting.push(resolve));
-  try {
-    return await fn();
-  } finally {
-    const next = slots.waiting.shift();
-    if (next) next(); else slots.free++;
-  }
 }
 
 /** Runs one transaction's worth of work if the pool's queue has room; OVERLOADED otherwise. */

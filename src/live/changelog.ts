@@ -5,7 +5,7 @@ import type { Timestamp } from '../db/timestamps.js';
 import type { Flag, InventoryCause } from '../domain.js';
 
 export const CHANNEL = 'change_log';
-export const CHANGE_LOG_LOCK = 72_310_002;
+const CHANGE_LOG_LOCK = 72_310_002;
 
 /**
  * reserved/previousReserved are absent from entries logged before reserved-only

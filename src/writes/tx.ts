@@ -1,13 +1,13 @@
 // Write transactions. Every write that touches SKUs first locks their
 // sku_counters rows in SKU order (lockSkus): writers on one SKU queue up
 // instead of deadlocking, and velocity ring seconds stay monotonic.
-import { admitted, inWriteSlot, type Sql, type Tx } from '../db/client.js';
+import { admitted, type Sql, type Tx } from '../db/client.js';
 import { DomainError, isUnavailable } from '../errors.js';
 
 const RETRYABLE = new Set(['40P01', '40001']); // deadlock, serialization failure
 
 export function inWriteTx<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return admitted(sql, () => inWriteSlot(sql, () => withRetries(sql, fn)));
+  return admitted(sql, () => withRetries(sql, fn));
 }
 
 async function withRetries<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
