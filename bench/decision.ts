@@ -202,7 +202,9 @@ function histogramDelta(before: string, after: string, name: string): Record<str
   const b = buckets(before, name);
   const out: Record<string, number> = {};
   let prev = 0;
-  for (const le of Object.keys(a)) {
+  // Numeric order: an object lists integer-like keys ("1") before the others.
+  const bound = (le: string) => (le === '+Inf' ? Infinity : Number(le));
+  for (const le of Object.keys(a).sort((x, y) => bound(x) - bound(y))) {
     const cum = a[le]! - (b[le] ?? 0);
     out[`<=${le}`] = cum - prev;
     prev = cum;
