@@ -11,7 +11,7 @@ import { readFacts, readState } from '../src/reads/decision-sql.js';
 import { toCandidate } from '../src/schema/candidate.js';
 import { sleep } from '../src/util.js';
 import {
-  benchDatabase, closeHttpAgent, cpuSnapshot, cpuSplit, httpPost, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
+  benchDatabase, closeHttpAgent, cpuSnapshot, secondAgent, cpuSplit, httpPost, loadAverage, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
 } from './setup.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 10);
@@ -87,25 +87,46 @@ async function closedLoop(url: string, n: number, clients: number): Promise<Run>
   return { ...summarize(lat, errors, elapsed), coresUsed };
 }
 
+/** One answered request of an open loop, for the tail report: its latency, the gateway's Server-Timing, requests outstanding when sent. */
+interface Sample { ms: number; outstanding: number; timing: Record<string, number> }
+
 // Open loop: request i is due at start + i/rate whatever happened before;
 // latency counts from the due time, so queueing shows up in the figures.
-async function openLoop(url: string, n: number, rate: number): Promise<Run & { rate: number }> {
+async function openLoop(url: string, n: number, rate: number, seconds = SECONDS, samples?: Sample[]): Promise<Run & { rate: number }> {
   const lat: number[] = [];
   let errors = 0;
-  const total = Math.round(rate * SECONDS);
+  let outstanding = 0;
+  const total = Math.round(rate * seconds);
   const start = performance.now() + 50;
   const inflight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
+    const sentWith = outstanding++;
     inflight.push(post(url, decisionBody(n)).then(
-      (res) => { if (isOk(res)) lat.push(performance.now() - due); else errors++; },
-      () => { errors++; },
+      (res) => {
+        outstanding--;
+        if (!isOk(res)) { errors++; return; }
+        const ms = performance.now() - due;
+        lat.push(ms);
+        samples?.push({ ms, outstanding: sentWith, timing: serverTiming(res.headers['server-timing']) });
+      },
+      () => { outstanding--; errors++; },
     ));
   }
   await Promise.all(inflight);
-  return { rate, ...summarize(lat, errors, SECONDS) };
+  return { rate, ...summarize(lat, errors, seconds) };
+}
+
+/** `queue;dur=1.20, wait;dur=0.40` → { queue: 1.2, wait: 0.4 } */
+function serverTiming(header: string | string[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of String(header ?? '').split(',')) {
+    const m = /^\s*(\w+);dur=([\d.]+)/.exec(part);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
 }
 
 function purchaseStream(url: string, perSecond: number) {
@@ -125,7 +146,7 @@ function purchaseStream(url: string, perSecond: number) {
     for (let i = 0; !stop; i++) {
       const wait = start + (i * 1000) / batchesPerS - performance.now();
       if (wait > 0) await sleep(wait);
-      void post(url, body()).then((r) => { if (isOk(r)) sent += perBatch; else failed++; }, () => { failed++; });
+      void post(url, body(), { via: secondAgent }).then((r) => { if (isOk(r)) sent += perBatch; else failed++; }, () => { failed++; });
     }
   })();
   return { stop: async () => { stop = true; await loop; return { purchases: sent, failedBatches: failed }; } };
@@ -162,6 +183,151 @@ async function sqlFloor(db: Awaited<ReturnType<typeof benchDatabase>>, n: number
   return summarize(lat, errors, elapsed);
 }
 
+// --tail: the slowest 1% of decisions at 60% of the gateway's own saturation (and at 250/s), purchases running.
+const TAIL_SECONDS = Number(process.env.BENCH_TAIL_SECONDS || 20);
+
+/** Prometheus text → cumulative bucket counts of one histogram (summed over its other labels). */
+function buckets(text: string, name: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}_bucket{`)) continue;
+    const le = /le="([^"]+)"/.exec(line)![1]!;
+    out[le] = (out[le] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
+/** Per-bucket (non-cumulative) counts between two scrapes. */
+function histogramDelta(before: string, after: string, name: string): Record<string, number> {
+  const a = buckets(after, name);
+  const b = buckets(before, name);
+  const out: Record<string, number> = {};
+  let prev = 0;
+  // Numeric order: an object lists integer-like keys ("1") before the others.
+  const bound = (le: string) => (le === '+Inf' ? Infinity : Number(le));
+  for (const le of Object.keys(a).sort((x, y) => bound(x) - bound(y))) {
+    const cum = a[le]! - (b[le] ?? 0);
+    out[`<=${le}`] = cum - prev;
+    prev = cum;
+  }
+  return out;
+}
+
+/** Samples pg_stat_activity every 20 ms: what the gateway's busy backends wait on (Lock, LWLock, IO, Client…). */
+function waitSampler(db: Awaited<ReturnType<typeof benchDatabase>>) {
+  const counts: Record<string, number> = {};
+  let samples = 0;
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      const rows = await db.sql<{ w: string; n: number }[]>`
+        select coalesce(wait_event_type || ':' || wait_event, 'CPU') as w, count(*)::int as n from pg_stat_activity
+        where datname = current_database() and application_name = 'decision-gateway' and state = 'active' group by 1`.catch(() => []);
+      samples++;
+      for (const r of rows) counts[r.w] = (counts[r.w] ?? 0) + r.n;
+      await sleep(20);
+    }
+  })();
+  return { stop: async () => { stop = true; await loop; return { samples, activeBackendSamplesByWait: counts }; } };
+}
+
+/** Mean of each phase (ms) over some samples; `client` is what the gateway did not see (sockets, the load generator). */
+function phases(s: Sample[]) {
+  const mean = (f: (x: Sample) => number) => Math.round((s.reduce((a, x) => a + f(x), 0) / Math.max(1, s.length)) * 100) / 100;
+  const t = (x: Sample, k: string) => x.timing[k] ?? 0;
+  return {
+    count: s.length, latency: mean((x) => x.ms), outstandingAtSend: mean((x) => x.outstanding),
+    client: mean((x) => x.ms - t(x, 'total')), queue: mean((x) => t(x, 'queue')), poolAndBegin: mean((x) => t(x, 'wait')),
+    readsAndResolve: mean((x) => t(x, 'read')),
+    commitAndSerialize: mean((x) => t(x, 'total') - t(x, 'queue') - t(x, 'wait') - t(x, 'read')),
+    gc: mean((x) => t(x, 'gc')), withGcPause: s.filter((x) => t(x, 'gc') > 0).length,
+  };
+}
+
+async function tailAt(db: Awaited<ReturnType<typeof benchDatabase>>, gw: Awaited<ReturnType<typeof startGateway>>, rate: number) {
+  const metricsUrl = gw.url.replace(/\/graphql$/, '/metrics');
+  const scrape = () => fetch(metricsUrl).then((r) => r.text());
+  if (db.statStatementsOn) await db.sql`select pg_stat_statements_reset()`;
+  const m0 = await scrape();
+  const waits = waitSampler(db);
+  const samples: Sample[] = [];
+  const loadBefore = loadAverage();
+  const run = await openLoop(gw.url, 50, rate, TAIL_SECONDS, samples);
+  const waited = await waits.stop();
+  const m1 = await scrape();
+  samples.sort((a, b) => a.ms - b.ms);
+  const p99 = percentile(samples.map((s) => s.ms), 99);
+  const slowest = samples.filter((s) => s.ms >= p99);
+  const middle = samples.slice(Math.floor(samples.length * 0.45), Math.ceil(samples.length * 0.55));
+  const statements = db.statStatementsOn ? await db.sql<{ query: string; calls: number; meanMs: number; maxMs: number; stddevMs: number; totalMs: number }[]>`
+    select left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 90) as query, calls::int, round(mean_exec_time::numeric, 3)::float8 as "meanMs",
+           round(max_exec_time::numeric, 2)::float8 as "maxMs", round(stddev_exec_time::numeric, 3)::float8 as "stddevMs",
+           round(total_exec_time::numeric, 1)::float8 as "totalMs"
+    from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+    order by total_exec_time desc limit 12` : 'pg_stat_statements not available on this server';
+  return {
+    ...run, p99OverP50: Math.round((run.p99 / run.p50) * 100) / 100, loadAvg: [loadBefore, loadAverage()],
+    attribution: { slowest1pct: phases(slowest), median10pct: phases(middle) },
+    metricsDelta: {
+      eventLoopDelay: histogramDelta(m0, m1, 'gateway_event_loop_delay_seconds'),
+      gcPause: histogramDelta(m0, m1, 'nodejs_gc_duration_seconds'),
+      snapshotWait: histogramDelta(m0, m1, 'gateway_snapshot_wait_seconds'),
+    },
+    postgresWaits: waited, statements,
+  };
+}
+
+// BENCH_BASE_DIR: worktrees of older commits, comma-separated (node_modules in place), served side by side: saturation
+// of each, then tail phases alternating builds (ABBA), each at 60% of its own saturation and at 250/s.
+async function tailMain() {
+  const db = await benchDatabase({ statStatements: true });
+  await seedCatalog(db.sql);
+  const workers = process.env.WORKERS || '1';
+  const base = process.env.BENCH_BASE_DIR;
+  const bases = (base ?? '').split(',').filter(Boolean);
+  const builds = [{ name: 'new', cwd: undefined as string | undefined }, ...bases.map((cwd, i) => ({ name: bases.length > 1 ? `base${i + 1}` : 'base', cwd }))];
+  const env = { PG_POOL_MAX: '16', WORKERS: workers, SERVER_TIMING: '1' };
+  const gws = await Promise.all(builds.map((b) => startGateway(db.url, env, 'src/server.ts', b.cwd)));
+  const results: Record<string, unknown> = {
+    when: new Date().toISOString(), commit: process.env.BENCH_COMMIT, baseCommit: process.env.BENCH_BASE_COMMIT, machine: { ...machine(), postgres: db.pgVersion },
+    settings: { seconds: SECONDS, tailSeconds: TAIL_SECONDS, clients: CLIENTS, hotSkus: HOT, purchasesPerS: PURCHASES_PER_S, gatewayWorkers: Number(workers), statStatements: db.statStatementsOn },
+  };
+  // The purchase stream goes to the build under test (the write path is part of what is compared).
+  const withStream = async <T>(i: number, f: () => Promise<T>) => {
+    const stream = purchaseStream(gws[i]!.url, PURCHASES_PER_S);
+    try { return { ...(await f()), purchaseStream: await stream.stop() }; } catch (e) { await stream.stop(); throw e; }
+  };
+  try {
+    const saturation: Record<string, Run> = {};
+    for (const [i, b] of builds.entries()) {
+      gatewayPid = gws[i]!.pid;
+      saturation[b.name] = await withStream(i, () => closedLoop(gws[i]!.url, 50, CLIENTS));
+      console.log(`${b.name}: saturation, 50 candidates, 16 clients:`, saturation[b.name]);
+    }
+    const tails: Record<string, unknown>[] = [];
+    const rounds = base ? 2 : 1;
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? builds.map((_, i) => i) : builds.map((_, i) => i).reverse();
+      for (const i of order) {
+        for (const rate of [Math.round(saturation[builds[i]!.name]!.decisionsPerS * 0.6), 250]) {
+          const t = await withStream(i, () => tailAt(db, gws[i]!, rate));
+          const row = { build: builds[i]!.name, round: r, ...t };
+          console.log(JSON.stringify({ build: row.build, rate, p50: t.p50, p99: t.p99, p99OverP50: t.p99OverP50, errors: t.errors, loadAvg: t.loadAvg, slow: t.attribution.slowest1pct }));
+          tails.push(row);
+        }
+      }
+    }
+    Object.assign(results, { saturation, tails, failures });
+  } finally {
+    await Promise.all(gws.map((g) => g.stop()));
+    await db.close();
+    closeHttpAgent();
+  }
+  fs.mkdirSync('bench/results', { recursive: true });
+  const file = `bench/results/tail-${base ? 'ab-' : ''}${String(results.when).replace(/[:.]/g, '-')}.json`;
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  if (!base) fs.writeFileSync('bench/results/tail-latest.json', `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwrote ${file}`);
+}
 
 /** What the gateway's /metrics says about its decision log (written, dropped). */
 async function logMetrics(url: string): Promise<Record<string, number>> {
@@ -320,4 +486,4 @@ async function main() {
   console.log(`\nwrote ${file}`);
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+(process.argv.includes('--tail') ? tailMain() : main()).catch((err) => { console.error(err); process.exit(1); });

@@ -16,13 +16,19 @@ import { freePort, withDatabase } from '../test/global-setup.js';
 
 export interface BenchDb { url: string; sql: Sql; pgVersion: string; server?: EmbeddedServer; close(): Promise<void> }
 
-/** `embedded`: always an embedded server, whatever DATABASE_URL says (bench:replicas starts standbys of it). */
-export async function benchDatabase(opts: { embedded?: boolean } = {}): Promise<BenchDb> {
+/**
+ * `embedded`: always an embedded server, whatever DATABASE_URL says (bench:replicas starts standbys of it).
+ * `statStatements`: pg_stat_statements for per-statement Postgres time (preloaded in the embedded
+ * server; on DATABASE_URL's server only if it already preloads it). `statStatementsOn` says if it worked.
+ */
+export async function benchDatabase(opts: { embedded?: boolean; statStatements?: boolean } = {}): Promise<BenchDb & { statStatementsOn: boolean }> {
+  const statStatements = opts.statStatements ?? false;
   let embedded: EmbeddedServer | undefined;
   let admin = opts.embedded ? undefined : process.env.DATABASE_URL;
   const dataDir = path.resolve('.data', `bench-${process.pid}`); // one cluster per run: runs never collide
   if (!admin) {
-    embedded = await startEmbedded({ dataDir, port: await freePort() });
+    const postgresFlags = statStatements ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track_utility=on'] : [];
+    embedded = await startEmbedded({ dataDir, port: await freePort(), postgresFlags });
     admin = embedded.url;
   }
   const name = `bench_${Date.now()}`;
@@ -32,8 +38,12 @@ export async function benchDatabase(opts: { embedded?: boolean } = {}): Promise<
   await migrate(url);
   const sql = createSql(url, { poolMax: 20, connectTimeoutSeconds: 5, statementTimeoutMs: 30_000 });
   const [v] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
+  let statStatementsOn = false;
+  if (statStatements) {
+    statStatementsOn = await sql`create extension if not exists pg_stat_statements`.then(() => sql`select pg_stat_statements_reset()`).then(() => true, () => false);
+  }
   return {
-    url, sql, pgVersion: v!.v, server: embedded,
+    url, sql, pgVersion: v!.v, server: embedded, statStatementsOn,
     async close() {
       await sql.end();
       await a.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
@@ -66,10 +76,12 @@ export async function seedCatalog(sql: Sql, skus = 1000): Promise<void> {
 
 export interface Gateway { url: string; pid: number; child: ChildProcess; stop(): Promise<void> }
 
-export async function startGateway(databaseUrl: string, env: Record<string, string> = {}): Promise<Gateway> {
+/** A gateway process (or, with `script`, another server that prints its /graphql URL when ready; `cwd`: another worktree's build). */
+export async function startGateway(databaseUrl: string, env: Record<string, string> = {}, script = 'src/server.ts', cwd?: string): Promise<Gateway> {
   const port = await freePort();
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
+    cwd,
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -138,24 +150,85 @@ export function cpuSplit(before: ReturnType<typeof cpuSnapshot>, after: ReturnTy
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+/**
+ * A second client's sockets (e.g. a purchase stream beside decisions): sharing one agent, requests
+ * the gateway holds (writes waiting their turn) took its sockets and decisions queued in this process.
+ */
+export const secondAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 /**
  * POST a JSON body over a keep-alive agent (cheaper per request than fetch, so the load generator stays small);
  * `fresh` uses a connection of its own (a kept-alive one can be closed by the server between calls seconds apart).
  */
-export function httpPost(url: string, body: string, { fresh = false } = {}): Promise<{ status: number; body: string }> {
+export function httpPost(url: string, body: string, { fresh = false, via = agent }: { fresh?: boolean; via?: http.Agent } = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
-      method: 'POST', agent: fresh ? false : agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      method: 'POST', agent: fresh ? false : via, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     }, (res) => {
       let data = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { data += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, headers: res.headers }));
     });
     req.on('error', reject);
     req.end(body);
   });
 }
 
-export const closeHttpAgent = () => agent.destroy();
+export const closeHttpAgent = () => { agent.destroy(); secondAgent.destroy(); };
+
+/** The box's load average (1, 5, 15 min) now: recorded with every figure, since the box is shared. */
+export const loadAverage = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
+
+/** CPU seconds a process and its children (a gateway's workers) used between two snapshots. */
+export function processCpuS(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>, pids: Iterable<number>): number {
+  const set = new Set(pids);
+  let s = 0;
+  for (const [pid, a] of after) {
+    if (set.has(pid) || set.has(a.ppid)) s += a.cpuS - (before.get(pid)?.cpuS ?? 0);
+  }
+  return s;
+}
+
+/** The server pids of the backends a client holds on this database, by its application_name. */
+export async function backendPids(sql: Sql, applicationName: string): Promise<number[]> {
+  const rows = await sql<{ pid: number }[]>`
+    select pid from pg_stat_activity where datname = current_database() and application_name = ${applicationName}`;
+  return rows.map((r) => r.pid);
+}
+
+export interface LoopResult { latenciesMs: number[]; errors: number; seconds: number }
+
+/**
+ * Closed loop: `clients` callers each send, await and send again; `warmupS`
+ * unmeasured, then `seconds` measured. `during` runs over the measured window
+ * (e.g. CPU snapshots); `send` resolves true for a good answer.
+ */
+export async function closedLoop(send: () => Promise<boolean>, { clients, seconds, warmupS }: { clients: number; seconds: number; warmupS: number },
+  during: { start?: () => void | Promise<void>; end?: () => void | Promise<void> } = {}): Promise<LoopResult> {
+  const lat: number[] = [];
+  let errors = 0;
+  let measuring = false;
+  let stop = false;
+  const worker = async () => {
+    while (!stop) {
+      const t0 = performance.now();
+      const ok = await send().catch(() => false);
+      if (!measuring) continue;
+      if (ok) lat.push(performance.now() - t0); else errors++;
+    }
+  };
+  const workers = Array.from({ length: clients }, worker);
+  await new Promise((r) => setTimeout(r, warmupS * 1000));
+  await during.start?.();
+  measuring = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  await during.end?.();
+  stop = true;
+  await Promise.all(workers);
+  return { latenciesMs: lat, errors, seconds: elapsed };
+}

@@ -46,6 +46,8 @@ export interface AppOptions extends SnapshotOptions {
   poolMax?: number;
   /** Protects /metrics (Bearer token) when set. */
   metricsToken?: string;
+  /** SERVER_TIMING: phase durations in a Server-Timing header (for tracing slow answers). */
+  serverTiming?: boolean;
   /** Origins allowed cross-origin (CORS_ORIGINS); none by default: yoga would otherwise reflect any Origin. */
   corsOrigins?: string[];
   /** OTEL_EXPORTER_OTLP_ENDPOINT's provider (tracing.ts), or a test's; unset: no tracing plugin at all. */
@@ -104,7 +106,7 @@ export function createApp(opts: AppOptions): App {
       ...(opts.trusted ? [opts.trusted.plugin(principals)] : []),
       // After auth: only an admitted key's operations count against it.
       ...(opts.rateLimiter ? [useRateLimits(opts.rateLimiter)] : []),
-      useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken, decisionLog: opts.decisionLog }),
+      useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken, decisionLog: opts.decisionLog, serverTiming: opts.serverTiming }),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
       // (Its compiled subscribe drops literal arguments; schema/subscriptions.ts reads them from the document.)

@@ -31,6 +31,7 @@ export interface Config {
   maxRequestCandidates: number;
   maxKeyCandidatesInFlight: number;
   metricsToken: string | undefined;
+  serverTiming: boolean;
   workers: number;
   maxInFlight: number;
   maxBatch: number;
@@ -126,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxRequestCandidates: Math.max(1, int('MAX_REQUEST_CANDIDATES', 2000, env)),
     maxKeyCandidatesInFlight: Math.max(1, int('MAX_KEY_CANDIDATES_IN_FLIGHT', 20_000, env)),
     metricsToken: env.METRICS_TOKEN || undefined,
+    serverTiming: bool('SERVER_TIMING', false, env),
     workers: Math.max(1, int('WORKERS', 1, env)),
     maxInFlight: Math.max(1, int('MAX_IN_FLIGHT', 256, env)),
     maxBatch: int('MAX_BATCH', 10, env),

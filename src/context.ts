@@ -21,6 +21,17 @@ export interface Context {
   attributionWindowS?: number;
   /** Work resolvers leave for the end of the query's snapshot (reads/snapshot.ts runs it). */
   deferred?: Deferred[];
+  /** When the query's phases happened (performance.now(); set by reads/snapshot.ts), for metrics and Server-Timing. */
+  timing?: SnapshotTiming;
+}
+
+export interface SnapshotTiming {
+  /** Execution asked for a snapshot. */
+  executeAt: number;
+  /** The transaction began (a pool connection, BEGIN answered): executeAt to here is pool wait plus BEGIN. */
+  begunAt?: number;
+  /** Every read answered and the result built. */
+  readAt?: number;
 }
 
 /**

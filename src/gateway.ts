@@ -28,7 +28,7 @@ export type GatewayConfig = Pick<Config, 'port' | 'host' | 'liveBufferLimit' | '
   | 'graphiql' | 'introspection' | 'maxBatch'
   | 'changeLogRetentionSeconds' | 'changeLogPruneSeconds' | 'production'
   | 'authRequired' | 'wsMaxPayloadBytes' | 'wsMaxSubscriptions' | 'wsMaxSocketsPerKey'>
-  & Partial<Pick<Config, 'metricsToken' | 'maxRequestCandidates' | 'maxKeyCandidatesInFlight' | 'maxSubscriptionsPerKey' | 'corsOrigins'
+  & Partial<Pick<Config, 'metricsToken' | 'serverTiming' | 'maxRequestCandidates' | 'maxKeyCandidatesInFlight' | 'maxSubscriptionsPerKey' | 'corsOrigins'
     | 'rateLimits' | 'rateLimitRedisUrl' | 'trustedDocuments' | 'trustedDocumentsManifest' | 'trustedDocumentsAdminText'
     | 'decisionLogSample' | 'decisionLogRetentionDays' | 'decisionLogQueueRows' | 'decisionLogFlushMs' | 'decisionLogBatchRows'
     | 'decisionAttributionWindowS'>>;
@@ -62,7 +62,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
   const stopLogRetention = startDecisionLogRetention(sql, config.decisionLogRetentionDays ?? 30, logger, () => decisionLog.forgetPartitions());
   const app = createApp({
     sql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax,
-    metricsToken: config.metricsToken, decisionLog, attributionWindowS: config.decisionAttributionWindowS,
+    metricsToken: config.metricsToken, serverTiming: config.serverTiming, decisionLog, attributionWindowS: config.decisionAttributionWindowS,
     corsOrigins: config.corsOrigins,
     rateLimiter,
     ...(config.maxRequestCandidates ? { workBudget: { perRequest: config.maxRequestCandidates, perKeyInFlight: config.maxKeyCandidatesInFlight ?? 20_000 } } : {}),

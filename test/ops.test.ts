@@ -52,6 +52,29 @@ it('GET /metrics exposes request durations, error codes, statements per decision
   expect(text).toMatch(/gateway_pool_max\{[^}]*\} 10/);
 });
 
+it('GET /metrics exposes the tail\'s causes (event-loop delay, GC pauses, snapshot wait); SERVER_TIMING answers carry Server-Timing', async () => {
+  const timed = await liveGateway({ serverTiming: true });
+  const decide = (url: string) => fetch(url, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ decisionContext(userId: "m", candidates: ["a"]) { candidates { eligible } } }' }),
+  });
+  const res = await decide(timed.url);
+  expect(res.status).toBe(200);
+  const timing = res.headers.get('server-timing') ?? '';
+  for (const phase of ['total', 'gc', 'queue', 'wait', 'read']) expect(timing).toMatch(new RegExp(`(^|, )${phase};dur=\\d+\\.\\d{2}`));
+  expect((await decide(gw.url)).headers.get('server-timing')).toBeNull(); // off unless SERVER_TIMING
+  // Some garbage, so a GC (young generation) has run and been observed; the event-loop sampler fires every 20 ms.
+  let junk: unknown[] = [];
+  for (let i = 0; i < 300_000; i++) junk.push({ i, s: `x${i}` });
+  junk = [];
+  await sleep(100);
+  const text = await (await fetch(timed.url.replace('/graphql', '/metrics'))).text();
+  expect(text).toMatch(/gateway_event_loop_delay_seconds_count\{[^}]*\} [1-9]/);
+  expect(text).toMatch(/nodejs_gc_duration_seconds_bucket\{[^}]*le="0.0005"/);
+  expect(text).toMatch(/gateway_snapshot_wait_seconds_count\{[^}]*\} [1-9]/);
+  await timed.stop();
+});
+
 it('tags every log line of a request with its request id, echoed in x-request-id', async () => {
   const lines: string[] = [];
   const logged = await liveGateway({}, undefined, createLogger('debug', { write: (l: string) => { lines.push(l); } }));

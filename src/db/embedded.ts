@@ -83,6 +83,8 @@ export async function startEmbedded(opts: {
   dataDir: string;
   port: number;
   onLog?: (line: string) => void;
+  /** Server settings (e.g. `-c shared_preload_libraries=pg_stat_statements` for the tail bench). */
+  postgresFlags?: string[];
 }): Promise<EmbeddedServer> {
   const { dataDir, port } = opts;
   const onLog = opts.onLog ?? (() => {});
@@ -129,6 +131,7 @@ export async function startEmbedded(opts: {
     createPostgresUser: true,
     onLog: log,
     onError: log,
+    postgresFlags: opts.postgresFlags ?? [],
   });
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
     try {

@@ -1,8 +1,10 @@
 // Prometheus metrics at GET /metrics: request duration by operation, errors by
-// code, SQL statements per decision, pool use, subscribers, change-feed health.
+// code, SQL statements per decision, pool use, subscribers, change-feed health,
+// and the tail's causes: event-loop delay, GC pauses, the wait for a snapshot.
 // Labels come only from the schema (operation type, root field), never from
 // what a client names, so no caller can create series. A scrape reads memory
 // only: no database query.
+import { PerformanceObserver } from 'node:perf_hooks';
 import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import client from 'prom-client';
@@ -21,6 +23,38 @@ export interface MetricsOptions {
   /** When set, /metrics answers only `Authorization: Bearer <token>`. */
   token?: string;
   decisionLog?: DecisionLog;
+  /** SERVER_TIMING: a Server-Timing header on each HTTP answer (queue, wait, read, gc, total in ms). */
+  serverTiming?: boolean;
+}
+
+// Process-wide (every app in the process shares them; tests create many apps): one timer, one GC observer.
+const LOOP_SAMPLE_MS = 20;
+let loopDelay: client.Histogram | undefined;
+/** Event-loop delay: how late a 20 ms timer fires, sampled continuously (a request arriving waits about as long). */
+function loopDelayHistogram(): client.Histogram {
+  if (loopDelay) return loopDelay;
+  const h = new client.Histogram({
+    name: 'gateway_event_loop_delay_seconds', help: 'How late a timer due every 20 ms fires: time a request arriving then waits for the event loop',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 1], registers: [],
+  });
+  const tick = (due: number) => {
+    setTimeout(() => {
+      const now = performance.now();
+      h.observe(Math.max(0, now - due) / 1000);
+      tick(now + LOOP_SAMPLE_MS);
+    }, LOOP_SAMPLE_MS).unref();
+  };
+  tick(performance.now() + LOOP_SAMPLE_MS);
+  loopDelay = h;
+  return h;
+}
+
+/** Milliseconds of GC pause in this process so far (Server-Timing takes the difference over a request). */
+const gcPaused = { ms: 0, observing: false };
+function observeGc(): void {
+  if (gcPaused.observing) return;
+  gcPaused.observing = true;
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) gcPaused.ms += e.duration; }).observe({ entryTypes: ['gc'] });
 }
 
 /** The root field the operation selects (schema names only), or "multiple" / "none". */
@@ -38,11 +72,18 @@ function describe(document: DocumentNode, operationName: string | null | undefin
   return op ? { type: op.operation, field: rootField(op) } : { type: 'invalid', field: 'none' };
 }
 
-export function useMetrics({ hub, poolMax, token, decisionLog }: MetricsOptions): Plugin {
+export function useMetrics({ hub, poolMax, token, decisionLog, serverTiming = false }: MetricsOptions): Plugin {
   const registry = new client.Registry();
   // With WORKERS > 1 each process answers for itself; the pid tells the series apart.
   registry.setDefaultLabels({ pid: String(process.pid) });
-  client.collectDefaultMetrics({ register: registry });
+  // GC buckets fine enough for a 30 ms budget (prom-client's default starts at 1 ms, then 10 ms).
+  client.collectDefaultMetrics({ register: registry, gcDurationBuckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5] });
+  registry.registerMetric(loopDelayHistogram());
+  if (serverTiming) observeGc();
+  const snapshotWait = new client.Histogram({
+    name: 'gateway_snapshot_wait_seconds', help: 'Query operation start to its snapshot transaction begun: pool wait plus BEGIN',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [registry],
+  });
 
   const duration = new client.Histogram({
     name: 'gateway_request_duration_seconds', help: 'GraphQL operation duration, request (or graphql-ws message) to result',
@@ -141,8 +182,26 @@ export function useMetrics({ hub, poolMax, token, decisionLog }: MetricsOptions)
   };
 
   const started = new WeakMap<Request, number>();
+  const gcAtStart = new WeakMap<Request, number>();
+  const contexts = new WeakMap<Request, Context>();
   const operations = new WeakMap<Request, Op>();
+  const ms = (x: number) => x.toFixed(2);
   return {
+    // queue: arrival to execution (HTTP, parse, validate, auth, event loop); wait: pool and BEGIN; read: the reads and the result.
+    onResponse({ request, response }) {
+      if (!serverTiming) return;
+      const t0 = started.get(request);
+      if (t0 === undefined) return;
+      const now = performance.now();
+      const parts = [`total;dur=${ms(now - t0)}`, `gc;dur=${ms(gcPaused.ms - (gcAtStart.get(request) ?? gcPaused.ms))}`];
+      const t = contexts.get(request)?.timing;
+      if (t) {
+        parts.push(`queue;dur=${ms(t.executeAt - t0)}`);
+        if (t.begunAt !== undefined) parts.push(`wait;dur=${ms(t.begunAt - t.executeAt)}`);
+        if (t.begunAt !== undefined && t.readAt !== undefined) parts.push(`read;dur=${ms(t.readAt - t.begunAt)}`);
+      }
+      response.headers.set('server-timing', parts.join(', '));
+    },
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname === '/metrics') {
         if (token && request.headers.get('authorization') !== `Bearer ${token}`) {
@@ -155,16 +214,21 @@ export function useMetrics({ hub, poolMax, token, decisionLog }: MetricsOptions)
           endResponse(new fetchAPI.Response(text, { headers: { 'content-type': registry.contentType } })));
       }
       started.set(request, performance.now());
+      if (serverTiming) gcAtStart.set(request, gcPaused.ms);
     },
     onExecute({ args }) {
       const ctx = args.contextValue as unknown as Context & { request?: Request };
       const op = describe(args.document, args.operationName);
       const t0 = performance.now();
       // HTTP requests are timed from arrival (onResultProcess); graphql-ws operations here.
-      if (ctx.request) operations.set(ctx.request, op);
+      if (ctx.request) {
+        operations.set(ctx.request, op);
+        if (serverTiming) contexts.set(ctx.request, ctx);
+      }
       return {
         onExecuteDone: ({ result }) => {
           if (op.type === 'query' && ctx.loaders) statements.observe(ctx.loaders.statements + 2);
+          if (ctx.timing?.begunAt !== undefined) snapshotWait.observe((ctx.timing.begunAt - ctx.timing.executeAt) / 1000);
           if (!ctx.request) {
             duration.observe({ operation_type: op.type, root_field: op.field }, (performance.now() - t0) / 1000);
             countErrors(result);

@@ -2,10 +2,10 @@
 // ONLY transaction, and the request's DataLoaders are bound to it, so every
 // signal in the answer comes from the same instant. Mutations are left alone
 // (each opens its own read-write transaction); subscriptions never reach onExecute.
-import { getOperationAST, Kind, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { admitted, type Sql, type Tx } from '../db/client.js';
-import type { Context, Deferred } from '../context.js';
+import type { Context, Deferred, SnapshotTiming } from '../context.js';
 import { DomainError } from '../errors.js';
 import { createLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
 import { TOKEN_PATTERN, tokenLsn, type ReplicaRouter } from './replicas.js';
@@ -38,15 +38,35 @@ function tokenOf(op: OperationDefinitionNode, variables: Record<string, unknown>
   return newest;
 }
 
+/**
+ * True when every root field is a meta field (`__typename`, `__schema`, `__type`,
+ * also through fragments): no resolver reads the database, so no transaction is opened.
+ */
+export function readsNothing(document: DocumentNode, set: SelectionSetNode, seen = new Set<string>()): boolean {
+  return set.selections.every((s) => {
+    if (s.kind === Kind.FIELD) return s.name.value.startsWith('__');
+    if (s.kind === Kind.INLINE_FRAGMENT) return readsNothing(document, s.selectionSet, seen);
+    if (seen.has(s.name.value)) return true;
+    seen.add(s.name.value);
+    const frag = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === s.name.value);
+    return frag?.kind === Kind.FRAGMENT_DEFINITION ? readsNothing(document, frag.selectionSet, seen) : false;
+  });
+}
+
 /** Snapshot transactions holding a pooled connection right now (a pool-use gauge). */
 export const snapshotsInFlight = { count: 0 };
 
 // sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
 // reserved connection whose server went away (calls on it hang); sql.begin it does.
-export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
   snapshotsInFlight.count++;
   try {
-    return await admitted(sql, async () => (await sql.begin('isolation level repeatable read read only', fn)) as T);
+    return await admitted(sql, async () => (await sql.begin('isolation level repeatable read read only', async (tx) => {
+      if (timing) timing.begunAt = performance.now();
+      const result = await fn(tx);
+      if (timing) timing.readAt = performance.now();
+      return result;
+    })) as T);
   } finally {
     snapshotsInFlight.count--;
   }
@@ -102,9 +122,9 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
   const outside: OutsideReaders | undefined = Array.isArray(unsafe) && unsafe.length ? { sql, names: unsafe } : undefined;
   const replicas = opts.replicas;
   const tracing = opts.tracing;
-  const snapshotOf = <T>(db: Sql, c: object, fn: (tx: Tx) => Promise<T>): Promise<T> => (tracing
-    ? tracing.snapshot(c, (traced) => inSnapshot(db, (tx) => fn(traced(tx))))
-    : inSnapshot(db, fn));
+  const snapshotOf = <T>(db: Sql, c: Context, fn: (tx: Tx) => Promise<T>): Promise<T> => (tracing
+    ? tracing.snapshot(c, (traced) => inSnapshot(db, (tx) => fn(traced(tx)), c.timing))
+    : inSnapshot(db, fn, c.timing));
   const tokensOf = new WeakMap<Request, string>();
   const newerToken = (a: string | undefined, b: string) => (a && tokenLsn(a) > tokenLsn(b) ? a : b);
   return {
@@ -128,7 +148,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
         });
         return;
       }
-      if (op?.operation !== 'query') return;
+      if (op?.operation !== 'query' || readsNothing(args.document, op.selectionSet)) return;
       const ctx = args.contextValue as Context;
       if (allOutside) {
         setExecuteFn(async (execArgs) => {
@@ -146,6 +166,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
             return { errors: [err as DomainError] } as ReturnType<typeof executeFn>;
           }
           const c = execArgs.contextValue as Context;
+          c.timing = { executeAt: performance.now() };
           return replicas.run((db, route) => {
             c.route = route;
             return snapshotOf(db, c, (tx) => executeIn(c, createLoaders(tx, outside), async () => {
@@ -160,6 +181,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
       }
       setExecuteFn((execArgs) => {
         const c = execArgs.contextValue as Context;
+        c.timing = { executeAt: performance.now() };
         return snapshotOf(sql, c, (tx) => executeIn(c, createLoaders(tx, outside), async () => executeFn(execArgs)))
           .then((r) => afterCommit(c, r)) as ReturnType<typeof executeFn>;
       });
