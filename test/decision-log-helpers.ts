@@ -3,7 +3,7 @@ import { inject } from 'vitest';
 import { createSql, type Sql } from '../src/db/client.js';
 import { createLogger } from '../src/logger.js';
 import { DecisionLog, type DecisionLogOptions } from '../src/log/decision-log.js';
-import { testGateway, type TestGateway } from './helpers.js';
+import { CANDIDATE_FIELDS, testGateway, type TestGateway } from './helpers.js';
 
 export interface Logged { gw: TestGateway; log: DecisionLog; sql: Sql; close(): Promise<void> }
 
@@ -22,14 +22,7 @@ export const LOGGED_DECISION = `query($u: ID!, $s: ID, $c: [ID!]!, $r: String, $
     snapshot { id readAt cursor source lagMs }
     user { id segment flags { scope target kind active reason changedAt } recentPurchases { kind sku quantity at } }
     session { id intent lastEventAt recentEvents { kind sku quantity at } }
-    candidates {
-      sku item { sku title category } inventory { available reserved updatedAt }
-      velocity { salesLast5s salesLast5m clicksLast30s }
-      price { amountMinor currency listAmountMinor updatedAt }
-      policy { scope target kind active reason changedAt }
-      fulfillment { region nextSlotAt congestion latencyMinutes }
-      eligible reasons
-    }
+    ${CANDIDATE_FIELDS}
   }
 }`;
 

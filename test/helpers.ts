@@ -83,19 +83,21 @@ export function items(prefix: string, specs: Record<string, { category?: string;
 export const UPSERT = `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { count } }`;
 export const RECORD = `mutation($events: [EventInput!]!) {
   recordEvents(events: $events) { accepted stock { sku available previous } } }`;
-export const DECISION = `query($u: ID!, $s: ID, $c: [ID!]!, $r: String) {
-  decisionContext(userId: $u, sessionId: $s, candidates: $c, region: $r) {
-    snapshot { id readAt }
-    user { id segment flags { scope target kind active reason } recentPurchases { kind sku quantity at } }
-    session { id intent lastEventAt recentEvents { kind sku quantity at } }
-    candidates {
+/** Every field of a candidate (the decision documents of the tests select them all). */
+export const CANDIDATE_FIELDS = `candidates {
       sku item { sku title category } inventory { available reserved updatedAt }
       velocity { salesLast5s salesLast5m clicksLast30s }
       price { amountMinor currency listAmountMinor updatedAt }
       policy { scope target kind active reason changedAt }
       fulfillment { region nextSlotAt congestion latencyMinutes }
       eligible reasons
-    }
+    }`;
+export const DECISION = `query($u: ID!, $s: ID, $c: [ID!]!, $r: String) {
+  decisionContext(userId: $u, sessionId: $s, candidates: $c, region: $r) {
+    snapshot { id readAt }
+    user { id segment flags { scope target kind active reason } recentPurchases { kind sku quantity at } }
+    session { id intent lastEventAt recentEvents { kind sku quantity at } }
+    ${CANDIDATE_FIELDS}
   }
 }`;
 

@@ -31,17 +31,7 @@ export async function readDecisionOutcomes(db: Queryable, decisionId: string, wi
 }
 
 /** One exported row: a (decision, candidate) pair with its signals and the outcomes citing that candidate. */
-export interface ExportRow {
-  decision_id: string;
-  read_at: string;
-  key_id: string | null;
-  user_id: string;
-  session_id: string | null;
-  region: string | null;
-  snapshot_id: string;
-  snapshot_cursor: string;
-  source: string;
-  lag_ms: number;
+export interface ExportRow extends Omit<DecisionLogRow, 'context' | 'signals'> {
   position: number;
   sku: string;
   title: string | null;
