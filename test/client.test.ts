@@ -127,7 +127,7 @@ describe('the README example (a separate process) across restarts and SLOW_CONSU
 
     const log = await writer.sql<{ seq: string; available: number }[]>`
       select seq::text, (payload->>'available')::int as available from change_log
-      where topic = 'inventory' and key = 'sku-espresso' and seq > ${Number(startCursor)} order by seq`;
+      where topic = 'inventory' and key = 'sku-espresso' and seq > ${Number(startCursor)} order by change_log.seq`;
     expect(log).toHaveLength(written());
     expect(printed()).toEqual(log.map((r) => ({ cursor: r.seq, sku: 'sku-espresso', available: r.available })));
     expect(err).toBe('');

@@ -204,7 +204,7 @@ describe('as consistent as the answer', () => {
       select snapshot_cursor::text as cursor, signals from decision_log where decision_id = any(${ids}::uuid[])`;
     const log = await r.sql<{ seq: string; sku: string; available: number }[]>`
       select seq::text, key as sku, (payload->>'available')::int as available from change_log
-      where topic = 'inventory' and key like ${`${q}-%`} order by seq`;
+      where topic = 'inventory' and key like ${`${q}-%`} order by change_log.seq`;
     const tears: string[] = [];
     for (const row of rows) {
       for (const s of row.signals) {
