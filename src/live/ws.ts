@@ -219,8 +219,11 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
         const errors = validate(schema, document);
         if (errors.length) return errors.map((e: GraphQLError) => mask(e, e.message) as GraphQLError);
       }
-      // graphql-ws' own check, made here: failing it there would skip onOperation.
-      if (!getOperationAST(document, params.operationName)) return [new GraphQLError('Unable to identify operation')];
+      // graphql-ws' own check, made here: failing it there would skip onOperation. With yoga's code, as over HTTP.
+      if (!getOperationAST(document, params.operationName)) {
+        return [new DomainError('OPERATION_RESOLUTION_FAILURE', 'Could not determine what operation to execute: operationName names no '
+          + 'operation of the document, or is missing where it holds several')];
+      }
       return {
         schema,
         operationName: params.operationName,
