@@ -18,6 +18,9 @@ import { OPEN, type KeyStore, type Principal, type Refusal } from '../auth/keys.
 import { DomainError, maskError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TrustedDocuments } from '../plugins/trusted-documents.js';
+import type { RateLimiter } from '../auth/rate-limits.js';
+import { UNGUARDED } from '../auth/roles.js';
+import { markRateCounted, rateRefusal } from '../plugins/rate-limits.js';
 
 interface EnvelopRoot { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown }
 
@@ -33,6 +36,8 @@ export interface WsOptions {
   maxSocketsPerKey: number;
   /** TRUSTED_DOCUMENTS allow/only: the same rule as over HTTP (a subscribe's query "" plus extensions.persistedQuery). */
   trusted?: TrustedDocuments;
+  /** RATE_LIMITS: each subscribe counts, before its document is parsed (plugins/rate-limits.ts). */
+  rateLimiter?: RateLimiter;
 }
 
 const TRY_AGAIN_LATER = 1013; // graphql-ws clients retry it; 4401 they do not
@@ -202,7 +207,14 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
     }
     // This operation is already counted.
     if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptions) return [limitExceeded];
+    let limited = false;
     try {
+      // Before parse and validation (most of the work): a document that fails them counts too.
+      if (opts.rateLimiter) {
+        const refused = await rateRefusal(opts.rateLimiter, principal ?? UNGUARDED, false);
+        if (refused) return [refused];
+        limited = true;
+      }
       const { schema, execute, subscribe, contextFactory, parse, validate } = app.getEnveloped({
         ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, principal,
       });
@@ -224,12 +236,14 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
         return [new DomainError('OPERATION_RESOLUTION_FAILURE', 'Could not determine what operation to execute: operationName names no '
           + 'operation of the document, or is missing where it holds several')];
       }
+      const contextValue = await contextFactory();
+      if (limited) markRateCounted(contextValue);
       return {
         schema,
         operationName: params.operationName,
         document,
         variableValues: params.variables,
-        contextValue: await contextFactory(),
+        contextValue,
         rootValue: { execute, subscribe },
       };
     } catch (err) {
