@@ -64,5 +64,7 @@ describe.each(Object.entries(TRANSPORTS))('over %s', (transport, send) => {
     const errors = await send(query, variables);
     expect(errors?.length, JSON.stringify(errors)).toBeGreaterThan(0);
     expect(errors[0].extensions?.code, JSON.stringify(errors[0])).toBe(code);
+    // HTTP's status and headers are for yoga's response; over a stream they are noise (and over HTTP yoga strips them).
+    expect(errors[0].extensions?.http, JSON.stringify(errors[0])).toBeUndefined();
   });
 });

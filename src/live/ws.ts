@@ -96,6 +96,16 @@ function serverOnlyType(text: string): string | undefined {
   }
 }
 
+/**
+ * A copy without `extensions.http`: the status and headers yoga answers an HTTP request with (validation errors,
+ * trusted-document refusals carry them) mean nothing in a graphql-ws message; over HTTP yoga strips them itself.
+ */
+function withoutHttp(e: GraphQLError): GraphQLError {
+  if (e.extensions?.http === undefined) return e;
+  const { http: _http, ...extensions } = e.extensions;
+  return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, originalError: e.originalError, extensions });
+}
+
 // A non-string Authorization (an object, a number) is presented as this: no key looks like it.
 const UNREADABLE_KEY = 'unreadable';
 
@@ -183,8 +193,9 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
       }
       ops.starting.add(id); // until onOperation
       const prepared = await prepare(ctx, params);
-      if (Array.isArray(prepared)) ops.starting.delete(id);
-      return prepared;
+      if (!Array.isArray(prepared)) return prepared;
+      ops.starting.delete(id);
+      return prepared.map(withoutHttp);
     },
     // Always reached once onSubscribe has returned arguments (they carry an operation, context and root).
     onOperation: (ctx, id, _params, _args, result) => {
