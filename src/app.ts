@@ -105,7 +105,7 @@ export function createApp(opts: AppOptions): App {
       // is refused in `only` unless the key may send it. Before any other onParams work.
       ...(opts.trusted ? [opts.trusted.plugin(principals)] : []),
       // After auth: only an admitted key's operations count against it.
-      ...(opts.rateLimiter ? [useRateLimits(opts.rateLimiter)] : []),
+      ...(opts.rateLimiter ? [useRateLimits(opts.rateLimiter, principals)] : []),
       useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken, decisionLog: opts.decisionLog, serverTiming: opts.serverTiming }),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.

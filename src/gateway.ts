@@ -82,7 +82,7 @@ export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logg
     throw err;
   });
   const wss = attachWebSocket(server, app, {
-    keys, logger, trusted, maxPayloadBytes: config.wsMaxPayloadBytes,
+    keys, logger, trusted, rateLimiter, maxPayloadBytes: config.wsMaxPayloadBytes,
     maxSubscriptions: config.wsMaxSubscriptions, maxSocketsPerKey: config.wsMaxSocketsPerKey,
   });
   const port = (server.address() as { port: number }).port;

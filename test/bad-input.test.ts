@@ -347,4 +347,21 @@ describe('requests yoga cannot read', () => {
     }
     await gw.stop();
   });
+
+  it('a body that is not JSON: BAD_REQUEST (400) with the code alone in extensions (yoga echoed the parser\'s error as originalError)', async () => {
+    const { liveGateway } = await import('./live-helpers.js');
+    const gw = await liveGateway();
+    try {
+      for (const accept of ['application/json', 'application/graphql-response+json']) {
+        const res = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: '{"query": "{ secret' });
+        const body = (await res.json()) as any;
+        expect(res.status).toBe(400);
+        expect(body.errors).toHaveLength(1);
+        expect(body.errors[0].extensions).toEqual({ code: 'BAD_REQUEST' });
+        expect(JSON.stringify(body)).not.toMatch(/SyntaxError|secret/);
+      }
+    } finally {
+      await gw.stop();
+    }
+  });
 });

@@ -263,6 +263,11 @@ describe('createLiveClient', () => {
       { next: () => {}, error: (e) => errors.push(e) });
     await until(() => errors.length === 1, 10_000);
     expect(errors[0]!.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    // Two operations and no operationName: nothing to run, however often it retries.
+    live.subscribe({ query: 'subscription A($after: String) { inventoryChanged(after: $after) { cursor } } subscription B { policyFlipped { cursor } }', after: await head() },
+      { next: () => {}, error: (e) => errors.push(e) });
+    await until(() => errors.length === 2, 10_000);
+    expect(errors[1]!.code).toBe('OPERATION_RESOLUTION_FAILURE');
     await live.dispose();
     await gw.stop();
   }, 30_000);

@@ -134,7 +134,8 @@ describe('off the hot path', () => {
     const small = loggedGateway({ queueRows: 10, flushMs: 3_600_000 });
     try {
       const c = [1, 2, 3, 4, 6].map(sku);
-      const answers = await Promise.all(Array.from({ length: 8 }, () => small.gw.gql(LOGGED_DECISION, { u: user, s: null, c, r: null, log: true })));
+      // A user with no purchases: the context adds no rows (see the next test).
+      const answers = await Promise.all(Array.from({ length: 8 }, () => small.gw.gql(LOGGED_DECISION, { u: `${user}-new`, s: null, c, r: null, log: true })));
       for (const a of answers) expect(ok(a).decisionContext.candidates).toHaveLength(5);
       expect(small.log.stats).toMatchObject({ queuedRows: 10, droppedQueueFull: 6 });
       const metrics = await (await small.gw.app.fetch('http://test/metrics')).text();
@@ -144,6 +145,22 @@ describe('off the hot path', () => {
       const ids = answers.map((a) => a.data!.decisionContext.decisionId);
       const [{ n }] = await small.sql`select count(*)::int as n from decision_log where decision_id = any(${ids}::uuid[])` as any;
       expect(n).toBe(2);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('queue full by context: a decision\'s logged events count as rows too (zero-candidate decisions cannot fill memory unbounded)', async () => {
+    // Each decision holds its facts (up to 20 session events, 10 purchases) until written: ≈6.5 KB with no
+    // candidate at all, which counted as one row, so 100,000 of them (≈650 MB) fit the default bound.
+    const small = loggedGateway({ queueRows: 40, flushMs: 3_600_000 });
+    const u = `${user}-ctx`;
+    const s = `${session}-ctx`;
+    try {
+      ok(await small.gw.gql(RECORD, { events: Array.from({ length: 15 }, () => ({ kind: 'VIEW', userId: u, sessionId: s, sku: sku(1) })) }));
+      for (let i = 0; i < 8; i++) expect(ok(await small.gw.gql(LOGGED_DECISION, { u, s, c: [], r: null, log: true })).decisionContext.logged).toBe(true);
+      // 15 session events each: two decisions fit in 40 rows, the other six are dropped and counted.
+      expect(small.log.stats).toMatchObject({ queuedRows: 30, droppedQueueFull: 6 });
     } finally {
       await small.close();
     }

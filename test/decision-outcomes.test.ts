@@ -84,6 +84,12 @@ describe('events cite decisions', () => {
     expect(wrongSku.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'events.0.position' });
     const beyond = await l.gw.gql(RECORD, { events: [{ kind: 'CLICK', userId: user, sku: a, decisionId: id, position: 3 }] });
     expect(beyond.errors?.[0]?.message).toMatch(/beyond its candidates/);
+    // An event without a SKU (a VIEW) citing a position past the candidates: there is no candidate there either.
+    for (const position of [3, 999]) {
+      const viewBeyond = await l.gw.gql(RECORD, { events: [{ kind: 'VIEW', userId: user, decisionId: id, position }] });
+      expect(viewBeyond.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'events.0.position' });
+      expect(viewBeyond.errors?.[0]?.message).toMatch(/beyond its candidates/);
+    }
     const noId = await l.gw.gql(RECORD, { events: [{ kind: 'CLICK', userId: u, sku: a, position: 0 }] });
     expect(noId.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'events.0.position' });
     const otherUser = await l.gw.gql(RECORD, { events: [{ kind: 'CLICK', userId: u, sku: a, decisionId: id }] });

@@ -18,6 +18,8 @@ const CASES: { name: string; query: string; variables?: Record<string, unknown>;
   { name: 'the alias limit, thrown by a validation rule', query: `{ ${Array.from({ length: 16 }, (_, i) => decision(`d${i}`)).join(' ')} }`, code: 'GRAPHQL_VALIDATION_FAILED' },
   { name: 'an unknown field (validate)', query: '{ nope }', code: 'GRAPHQL_VALIDATION_FAILED' },
   { name: 'an Int literal past 32 bits (validate, but bad input)', query: '{ catalog(limit: 99999999999) { sku } }', code: 'BAD_USER_INPUT' },
+  // graphql-ws checked this itself and answered without a code ("Unable to identify operation").
+  { name: 'several operations and no operationName (resolution)', query: 'query A { __typename } query B { __typename }', code: 'OPERATION_RESOLUTION_FAILURE' },
   { name: 'a variable of the wrong type (execute)', query: 'query($n: Int!) { catalog(limit: $n) { sku } }', variables: { n: 'ten' }, code: 'BAD_USER_INPUT' },
 ];
 
@@ -62,5 +64,7 @@ describe.each(Object.entries(TRANSPORTS))('over %s', (transport, send) => {
     const errors = await send(query, variables);
     expect(errors?.length, JSON.stringify(errors)).toBeGreaterThan(0);
     expect(errors[0].extensions?.code, JSON.stringify(errors[0])).toBe(code);
+    // HTTP's status and headers are for yoga's response; over a stream they are noise (and over HTTP yoga strips them).
+    expect(errors[0].extensions?.http, JSON.stringify(errors[0])).toBeUndefined();
   });
 });

@@ -101,6 +101,51 @@ describe('HTTP', () => {
   });
 });
 
+describe('operations that fail before execution', () => {
+  // Parse and validation are most of an operation's CPU; a document that fails them never reached execute,
+  // where the limit was counted, so a spent key could go on sending them without limit.
+  const BROKEN = [
+    '{ decisionContext(userId: "rl-u", candidates: ["rl-a"]) { candidates { sku nope } } }', // validation
+    '{ decisionContext(', // parse
+  ];
+  it('POST, GET and batches: documents that fail to parse or validate count too, and past the limit get RATE_LIMITED', async () => {
+    const a = await newKey(['reader']);
+    for (let i = 0; i < 5; i++) {
+      const r = await post(gw.url, a.auth, BROKEN[i % 2]);
+      expect(codes(r)[0]).toMatch(/GRAPHQL_(VALIDATION|PARSE)_FAILED/);
+    }
+    expectLimited(await post(gw.url, a.auth, BROKEN[0]));
+    expectLimited(await post(gw.url, a.auth)); // and a good one, too: the key is spent
+    const g = await newKey(['reader']);
+    const res = await fetch(gw.url, {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...g.auth },
+      body: JSON.stringify(Array.from({ length: 7 }, (_, i) => ({ query: BROKEN[i % 2] }))),
+    });
+    const body = (await res.json()) as any[];
+    expect(body.filter((r) => r.errors?.[0]?.extensions?.code === 'RATE_LIMITED')).toHaveLength(2);
+    expectLimited(await get(gw.url, g.auth));
+  });
+
+  it('graphql-ws: a subscribe whose document fails validation counts, the socket stays open', async () => {
+    const s = await newKey(['subscriber']);
+    const socket = await rawSocket(gw.wsUrl);
+    try {
+      await socket.init(s.auth);
+      for (const id of ['1', '2', '3']) {
+        socket.subscribe(id, 'subscription { inventoryChanged(skus: ["rl-a"]) { nope } }');
+        const refused = await socket.waitFor((m) => m.id === id && m.type === 'error');
+        expect(refused.payload[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      }
+      socket.subscribe('4', SUB);
+      const fourth = await socket.waitFor((m) => m.id === '4' && m.type === 'error');
+      expect(fourth.payload[0].extensions.code).toBe('RATE_LIMITED');
+      expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+    } finally {
+      socket.close();
+    }
+  });
+});
+
 describe('per-key limit', () => {
   it('a key\'s own limit wins over its role\'s, lower or higher, and changing it applies at once', async () => {
     const low = await newKey(['reader'], '2/m');
@@ -159,18 +204,19 @@ describe('subscriptions', () => {
     try {
       await socket.init(s.auth);
       for (const id of ['1', '2', '3', '4']) socket.subscribe(id, SUB);
-      const refused = await socket.waitFor((m) => m.type === 'next' && m.payload.errors);
-      expect(refused.payload.errors[0].extensions.code).toBe('RATE_LIMITED');
-      expect(refused.payload.errors[0].extensions.retryAfterSeconds).toBeGreaterThanOrEqual(1);
-      expect(refused.payload.errors[0].extensions.http).toBeUndefined();
+      // Refused before its document is parsed: graphql-ws' error message for that id.
+      const refused = await socket.waitFor((m) => m.type === 'error');
+      expect(refused.payload[0].extensions.code).toBe('RATE_LIMITED');
+      expect(refused.payload[0].extensions.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      expect(refused.payload[0].extensions.http).toBeUndefined();
       await sleep(300);
       const others = ['1', '2', '3', '4'].filter((id) => id !== refused.id);
       expect(socket.messages.filter((m) => m.payload?.errors || m.type === 'error')).toHaveLength(1);
       for (const id of others) expect(socket.count(id, 'complete')).toBe(0); // still subscribed
       expect(socket.ws.readyState).toBe(socket.ws.OPEN);
       socket.subscribe('5', SUB); // and the key stays spent
-      const fifth = await socket.waitFor((m) => m.id === '5' && m.type === 'next');
-      expect(fifth.payload.errors[0].extensions.code).toBe('RATE_LIMITED');
+      const fifth = await socket.waitFor((m) => m.id === '5' && m.type === 'error');
+      expect(fifth.payload[0].extensions.code).toBe('RATE_LIMITED');
     } finally {
       socket.close();
     }

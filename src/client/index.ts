@@ -51,7 +51,7 @@ export class LiveError extends Error {
 }
 
 const FATAL_CODES = new Set<ErrorCode>(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN',
-  'TRUSTED_DOCUMENT_REQUIRED', 'PERSISTED_QUERY_NOT_FOUND']);
+  'TRUSTED_DOCUMENT_REQUIRED', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE']);
 // Bad request, bad or revoked key, forbidden, wrong subprotocol: the same socket would get the same answer.
 const FATAL_CLOSES = new Set([4400, 4401, 4403, 4406]);
 

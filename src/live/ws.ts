@@ -18,6 +18,9 @@ import { OPEN, type KeyStore, type Principal, type Refusal } from '../auth/keys.
 import { DomainError, maskError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TrustedDocuments } from '../plugins/trusted-documents.js';
+import type { RateLimiter } from '../auth/rate-limits.js';
+import { UNGUARDED } from '../auth/roles.js';
+import { markRateCounted, rateRefusal } from '../plugins/rate-limits.js';
 
 interface EnvelopRoot { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown }
 
@@ -33,6 +36,8 @@ export interface WsOptions {
   maxSocketsPerKey: number;
   /** TRUSTED_DOCUMENTS allow/only: the same rule as over HTTP (a subscribe's query "" plus extensions.persistedQuery). */
   trusted?: TrustedDocuments;
+  /** RATE_LIMITS: each subscribe counts, before its document is parsed (plugins/rate-limits.ts). */
+  rateLimiter?: RateLimiter;
 }
 
 const TRY_AGAIN_LATER = 1013; // graphql-ws clients retry it; 4401 they do not
@@ -89,6 +94,16 @@ function serverOnlyType(text: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A copy without `extensions.http`: the status and headers yoga answers an HTTP request with (validation errors,
+ * trusted-document refusals carry them) mean nothing in a graphql-ws message; over HTTP yoga strips them itself.
+ */
+function withoutHttp(e: GraphQLError): GraphQLError {
+  if (e.extensions?.http === undefined) return e;
+  const { http: _http, ...extensions } = e.extensions;
+  return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, originalError: e.originalError, extensions });
 }
 
 // A non-string Authorization (an object, a number) is presented as this: no key looks like it.
@@ -178,8 +193,9 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
       }
       ops.starting.add(id); // until onOperation
       const prepared = await prepare(ctx, params);
-      if (Array.isArray(prepared)) ops.starting.delete(id);
-      return prepared;
+      if (!Array.isArray(prepared)) return prepared;
+      ops.starting.delete(id);
+      return prepared.map(withoutHttp);
     },
     // Always reached once onSubscribe has returned arguments (they carry an operation, context and root).
     onOperation: (ctx, id, _params, _args, result) => {
@@ -202,7 +218,14 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
     }
     // This operation is already counted.
     if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptions) return [limitExceeded];
+    let limited = false;
     try {
+      // Before parse and validation (most of the work): a document that fails them counts too.
+      if (opts.rateLimiter) {
+        const refused = await rateRefusal(opts.rateLimiter, principal ?? UNGUARDED, false);
+        if (refused) return [refused];
+        limited = true;
+      }
       const { schema, execute, subscribe, contextFactory, parse, validate } = app.getEnveloped({
         ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, principal,
       });
@@ -219,14 +242,19 @@ export function attachWebSocket(server: Server, app: App, opts: WsOptions): WebS
         const errors = validate(schema, document);
         if (errors.length) return errors.map((e: GraphQLError) => mask(e, e.message) as GraphQLError);
       }
-      // graphql-ws' own check, made here: failing it there would skip onOperation.
-      if (!getOperationAST(document, params.operationName)) return [new GraphQLError('Unable to identify operation')];
+      // graphql-ws' own check, made here: failing it there would skip onOperation. With yoga's code, as over HTTP.
+      if (!getOperationAST(document, params.operationName)) {
+        return [new DomainError('OPERATION_RESOLUTION_FAILURE', 'Could not determine what operation to execute: operationName names no '
+          + 'operation of the document, or is missing where it holds several')];
+      }
+      const contextValue = await contextFactory();
+      if (limited) markRateCounted(contextValue);
       return {
         schema,
         operationName: params.operationName,
         document,
         variableValues: params.variables,
-        contextValue: await contextFactory(),
+        contextValue,
         rootValue: { execute, subscribe },
       };
     } catch (err) {

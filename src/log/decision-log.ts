@@ -3,8 +3,9 @@
 // was built, as references to the rows the answer was made of (nothing is read
 // again, nothing is copied on the request path). A timer turns them into rows
 // and writes them in batches (one statement each, writes/decision-log.ts).
-// The queue is bounded in candidate rows: when it is full a decision is left
-// out of the log and counted; a decision is never slowed or failed by it.
+// The queue is bounded in rows (candidates and the events a decision's context
+// logs): when it is full a decision is left out of the log and counted; a
+// decision is never slowed or failed by it.
 import type { Sql } from '../db/client.js';
 import { toIsoUtc } from '../db/timestamps.js';
 import type { Logger } from '../logger.js';
@@ -94,7 +95,12 @@ export function toRow(d: LoggedDecision): DecisionLogRow {
   };
 }
 
-const rowsOf = (d: LoggedDecision) => Math.max(1, d.candidates.length);
+/**
+ * What a queued decision weighs against DECISION_LOG_QUEUE_ROWS: its candidates and the events its context logs
+ * (session events, purchases), each about a candidate row's size; at least one. Counting candidates alone let
+ * zero-candidate decisions (free in the work budget) hold ≈6.5 KB each at the weight of one row.
+ */
+const rowsOf = (d: LoggedDecision) => Math.max(1, d.candidates.length + d.facts.sessionEvents.length + d.facts.purchases.length);
 
 export class DecisionLog {
   readonly stats: DecisionLogStats = {
@@ -173,7 +179,7 @@ export class DecisionLog {
       try {
         await this.write(batch);
         this.stats.writtenDecisions += batch.length;
-        this.stats.writtenRows += rows;
+        this.stats.writtenRows += batch.reduce((n, d) => n + d.candidates.length, 0); // decision_log's candidate rows
       } catch (err) {
         this.stats.droppedWriteFailed += batch.length;
         this.opts.logger.warn({ err, decisions: batch.length }, 'decision log: a batch could not be written and was dropped');

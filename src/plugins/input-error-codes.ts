@@ -47,6 +47,9 @@ export function useRequestParseErrors(): Plugin {
           try {
             return await requestParser(request);
           } catch (err) {
+            // yoga's "POST body sent invalid JSON." carries the parser's error (its class and a slice of the body) as
+            // extensions.originalError: answered with the code alone, like every other refusal.
+            if (err instanceof GraphQLError && err.extensions?.originalError !== undefined) throw badRequest(err.message);
             if (err instanceof GraphQLError) throw err;
             throw badRequest(`The request could not be read: ${String((err as Error)?.message ?? err).slice(0, 200)}`);
           }

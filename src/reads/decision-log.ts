@@ -88,8 +88,9 @@ export function exportRows(sql: Sql, since: string, windowS: number, batch = 100
            (x.s->'policy')::text as policy, (x.s->>'eligible')::boolean as eligible,
            array_to_string(array(select json_array_elements_text(x.s->'reasons')), ',') as reasons,
            d.context->>'segment' as segment, d.context->>'intent' as intent, d.context::text as context,
-           coalesce(o.clicks, 0)::int as clicks, coalesce(o.add_to_carts, 0)::int as add_to_carts,
-           coalesce(o.purchases, 0)::int as purchases, coalesce(o.purchased_units, 0)::int as purchased_units
+           -- Read as 2,147,483,647 above it (like velocity windows): one decision's counts must never fail the whole export.
+           least(coalesce(o.clicks, 0), 2147483647)::int as clicks, least(coalesce(o.add_to_carts, 0), 2147483647)::int as add_to_carts,
+           least(coalesce(o.purchases, 0), 2147483647)::int as purchases, least(coalesce(o.purchased_units, 0), 2147483647)::int as purchased_units
     from decision_log d
     cross join lateral json_array_elements(d.signals) with ordinality as x(s, o)
     left join lateral (

@@ -112,9 +112,11 @@ export async function checkCitedDecisions(tx: Tx, events: readonly CitingEvent[]
       throw new DomainError('BAD_USER_INPUT', `events.${i}.decisionId: decision ${e.decisionId} was made for another user; `
         + 'the batch was refused and nothing was written', { field: `events.${i}.decisionId` });
     }
-    if (e.position !== null && e.position !== undefined && d.skus[e.position] !== (e.sku ?? undefined)) {
+    // Past the candidates there is no SKU at all: refused whatever the event's SKU (a VIEW may have none).
+    const held = e.position === null || e.position === undefined ? undefined : d.skus[e.position];
+    if (e.position !== null && e.position !== undefined && (held === undefined || held !== e.sku)) {
       throw new DomainError('BAD_USER_INPUT', `events.${i}.position: position ${e.position} of decision ${e.decisionId} is `
-        + `${d.skus[e.position] === undefined ? 'beyond its candidates' : `SKU ${d.skus[e.position]}`}, not ${e.sku ?? 'no SKU'}; `
+        + `${held === undefined ? 'beyond its candidates' : `SKU ${held}`}, not ${e.sku ?? 'no SKU'}; `
         + 'the batch was refused and nothing was written', { field: `events.${i}.position` });
     }
   });
