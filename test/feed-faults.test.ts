@@ -145,7 +145,11 @@ describe('slow consumers', () => {
     const delivered = s.items.map((x: any) => x.inventoryChanged);
     if (delivered.length) expect(delivered.at(-1).cursor).toBe(lastCursor);
 
-    // Resuming from that cursor picks up exactly at the next committed change.
+    // Resuming from that cursor picks up exactly at the next committed change. First let the follower dispatch the
+    // whole flood: the resumer then replays it from the log, paced by its reads, instead of meeting what is still
+    // being dispatched live with a full backlog ahead of it (on a loaded box that overflowed its 1,000 at once).
+    const [log] = await small.sql<{ head: string }[]>`select max(seq)::text as head from change_log`;
+    await until(() => small.hub.dispatchedThrough >= Number(log!.head), 60_000);
     const [next] = await small.sql<{ seq: string }[]>`
       select seq::text as seq from change_log c where key = ${flooded} and c.seq > ${Number(lastCursor)} order by c.seq limit 1`;
     const resumedClient = wsClient(small.wsUrl);
