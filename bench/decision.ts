@@ -11,7 +11,7 @@ import { readFacts, readState } from '../src/reads/decision-sql.js';
 import { toCandidate } from '../src/schema/candidate.js';
 import { sleep } from '../src/util.js';
 import {
-  benchDatabase, closeHttpAgent, cpuSnapshot, secondAgent, cpuSplit, httpPost, loadAverage, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
+  benchDatabase, closeHttpAgent, cpuSnapshot, decisionQuery, secondAgent, cpuSplit, httpPost, loadAverage, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
 } from './setup.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 10);
@@ -20,15 +20,7 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS || 16);
 const HOT = 200; // the purchase stream and the candidates share these SKUs
 const PURCHASES_PER_S = Number(process.env.BENCH_PURCHASES_PER_S || 200);
 
-const QUERY = `query D($u: ID!, $s: ID, $c: [ID!]!, $r: String) {
-  decisionContext(userId: $u, sessionId: $s, candidates: $c, region: $r) {
-    snapshot { id readAt }
-    user { id segment flags { kind } recentPurchases { sku at } }
-    session { intent lastEventAt recentEvents { kind sku at } }
-    candidates { sku eligible reasons item { title category } inventory { available reserved }
-      velocity { salesLast5s salesLast5m clicksLast30s } price { amountMinor currency } policy { kind } fulfillment { nextSlotAt } }
-  }
-}`;
+const QUERY = decisionQuery('D');
 
 const post = httpPost;
 

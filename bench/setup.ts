@@ -54,6 +54,17 @@ export async function benchDatabase(opts: { embedded?: boolean; statStatements?:
   };
 }
 
+/** The benchmarks' 50-candidate decision: every signal a ranking service would read. */
+export const decisionQuery = (name: string) => `query ${name}($u: ID!, $s: ID, $c: [ID!]!, $r: String) {
+  decisionContext(userId: $u, sessionId: $s, candidates: $c, region: $r) {
+    snapshot { id readAt }
+    user { id segment flags { kind } recentPurchases { sku at } }
+    session { intent lastEventAt recentEvents { kind sku at } }
+    candidates { sku eligible reasons item { title category } inventory { available reserved }
+      velocity { salesLast5s salesLast5m clicksLast30s } price { amountMinor currency } policy { kind } fulfillment { nextSlotAt } }
+  }
+}`;
+
 export const skuName = (i: number) => `bench-${String(i).padStart(4, '0')}`;
 
 /** 1,000 SKUs in 20 categories, 200 users with sessions and history, a region, some flags. */

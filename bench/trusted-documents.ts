@@ -12,7 +12,7 @@ import { parse, validate } from 'graphql';
 import { buildManifest } from '../src/plugins/trusted-documents.js';
 import { schema } from '../src/schema/index.js';
 import {
-  benchDatabase, closeHttpAgent, cpuSnapshot, httpPost, machine, percentile, seedCatalog, skuName, startGateway,
+  benchDatabase, closeHttpAgent, cpuSnapshot, decisionQuery, httpPost, machine, percentile, seedCatalog, skuName, startGateway,
 } from './setup.js';
 
 const ROUND_S = Number(process.env.BENCH_ROUND_SECONDS || 3);
@@ -20,15 +20,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
 const CLIENTS = Number(process.env.BENCH_CLIENTS || 8);
 const CANDIDATES = 50;
 
-const QUERY = `query BenchDecision($u: ID!, $s: ID, $c: [ID!]!, $r: String) {
-  decisionContext(userId: $u, sessionId: $s, candidates: $c, region: $r) {
-    snapshot { id readAt }
-    user { id segment flags { kind } recentPurchases { sku at } }
-    session { intent lastEventAt recentEvents { kind sku at } }
-    candidates { sku eligible reasons item { title category } inventory { available reserved }
-      velocity { salesLast5s salesLast5m clicksLast30s } price { amountMinor currency } policy { kind } fulfillment { nextSlotAt } }
-  }
-}`;
+const QUERY = decisionQuery('BenchDecision');
 
 type Mode = 'text' | 'textUnique' | 'hash';
 const MODES: Mode[] = ['text', 'textUnique', 'hash'];
