@@ -11,7 +11,7 @@ import { readFacts, readState } from '../src/reads/decision-sql.js';
 import { toCandidate } from '../src/schema/candidate.js';
 import { sleep } from '../src/util.js';
 import {
-  benchDatabase, closeHttpAgent, cpuSnapshot, decisionQuery, secondAgent, cpuSplit, httpPost, loadAverage, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
+  benchDatabase, closedLoop, closeHttpAgent, cpuSnapshot, decisionQuery, secondAgent, cpuSplit, httpPost, loadAverage, machine, percentile, rssMiB, seedCatalog, skuName, startGateway,
 } from './setup.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 10);
@@ -52,31 +52,17 @@ function summarize(lat: number[], errors: number, seconds: number): Run {
 
 let gatewayPid = 0;
 
-async function closedLoop(url: string, n: number, clients: number): Promise<Run> {
-  const lat: number[] = [];
-  let errors = 0;
-  let measuring = false;
-  let stop = false;
-  const worker = async () => {
-    while (!stop) {
-      const t0 = performance.now();
-      const res = await post(url, decisionBody(n)).catch((e: Error) => ({ status: 0, body: `"code":"${e.message.replace(/\W/g, '_').toUpperCase().slice(0, 40)}"` }));
-      if (!measuring) continue;
-      if (isOk(res)) lat.push(performance.now() - t0); else errors++;
-    }
-  };
-  const workers = Array.from({ length: clients }, worker);
-  await sleep(WARMUP * 1000);
-  measuring = true;
-  const t0 = performance.now();
-  const cpu0 = cpuSnapshot();
-  await sleep(SECONDS * 1000);
-  measuring = false;
-  const elapsed = (performance.now() - t0) / 1000;
-  const coresUsed = cpuSplit(cpu0, cpuSnapshot(), elapsed, gatewayPid);
-  stop = true;
-  await Promise.all(workers);
-  return { ...summarize(lat, errors, elapsed), coresUsed };
+/** The shared closed loop (bench/setup.ts) on one gateway, with the gateway's cores over the measured window. */
+async function decisionLoop(url: string, n: number, clients: number): Promise<Run> {
+  let cpu0 = cpuSnapshot();
+  let t0 = 0;
+  let coresUsed: ReturnType<typeof cpuSplit> | undefined;
+  const send = () => post(url, decisionBody(n)).then(isOk);
+  const run = await closedLoop(send, { clients, seconds: SECONDS, warmupS: WARMUP }, {
+    start: () => { cpu0 = cpuSnapshot(); t0 = performance.now(); },
+    end: () => { coresUsed = cpuSplit(cpu0, cpuSnapshot(), (performance.now() - t0) / 1000, gatewayPid); },
+  });
+  return { ...summarize(run.latenciesMs, run.errors, run.seconds), coresUsed: coresUsed! };
 }
 
 /** One answered request of an open loop, for the tail report: its latency, the gateway's Server-Timing, requests outstanding when sent. */
@@ -292,7 +278,7 @@ async function tailMain() {
     const saturation: Record<string, Run> = {};
     for (const [i, b] of builds.entries()) {
       gatewayPid = gws[i]!.pid;
-      saturation[b.name] = await withStream(i, () => closedLoop(gws[i]!.url, 50, CLIENTS));
+      saturation[b.name] = await withStream(i, () => decisionLoop(gws[i]!.url, 50, CLIENTS));
       console.log(`${b.name}: saturation, 50 candidates, 16 clients:`, saturation[b.name]);
     }
     const tails: Record<string, unknown>[] = [];
@@ -385,7 +371,7 @@ async function logModes() {
       for (let k = 0; k < names.length; k++) {
         const m = names[(r + k) % names.length]!;
         gatewayPid = gws[m]!.pid;
-        const run = await closedLoop(gws[m]!.url, 50, CLIENTS);
+        const run = await decisionLoop(gws[m]!.url, 50, CLIENTS);
         runs[m]!.push(run);
         console.log(`round ${r + 1}, logging ${m}:`, run);
       }
@@ -448,7 +434,7 @@ async function main() {
     const closed: Record<string, Run> = {};
     const only = process.env.BENCH_ONLY; // e.g. "closed50" for a quick profile run
     for (const n of only ? [50] : [1, 50, 200]) {
-      closed[n] = await closedLoop(gw.url, n, CLIENTS);
+      closed[n] = await decisionLoop(gw.url, n, CLIENTS);
       console.log(`closed loop, ${n} candidates, ${CLIENTS} clients:`, closed[n]);
     }
     const open: Run[] = [];
