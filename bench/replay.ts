@@ -143,13 +143,19 @@ async function noMatchReplays(url: string, n: number) {
 
 const within = (xs: [number, number][], from: number, to: number) => xs.filter(([t]) => t >= from && t < to).map(([, v]) => v);
 
-async function noMatch() {
+/** A bench database with the catalog and LOG_ROWS change-log entries spread over its 1,000 SKUs. */
+async function benchLog() {
   const db = await benchDatabase();
   await seedCatalog(db.sql);
   await db.sql`insert into change_log (topic, key, payload)
     select 'inventory', 'bench-' || lpad((g % 1000)::text, 4, '0'),
            jsonb_build_object('sku', 'bench-' || lpad((g % 1000)::text, 4, '0'), 'available', g, 'previous', g - 1, 'cause', 'SET_INVENTORY')
     from generate_series(1, ${LOG_ROWS}) g`;
+  return db;
+}
+
+async function noMatch() {
+  const db = await benchLog();
   await db.sql`vacuum analyze change_log`;
   const runs: Record<string, unknown>[] = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -213,12 +219,7 @@ async function noMatch() {
 
 async function main() {
   if (NOMATCH) return noMatch();
-  const db = await benchDatabase();
-  await seedCatalog(db.sql);
-  await db.sql`insert into change_log (topic, key, payload)
-    select 'inventory', 'bench-' || lpad((g % 1000)::text, 4, '0'),
-           jsonb_build_object('sku', 'bench-' || lpad((g % 1000)::text, 4, '0'), 'available', g, 'previous', g - 1, 'cause', 'SET_INVENTORY')
-    from generate_series(1, ${LOG_ROWS}) g`;
+  const db = await benchLog();
   const runs: Record<string, unknown>[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, feedPoolMax] of [['shared pool', '0'], ['own feed pool', '2']] as const) {
