@@ -28,7 +28,7 @@ export interface Context {
 export interface SnapshotTiming {
   /** Execution asked for a snapshot. */
   executeAt: number;
-  /** The transaction began (a pool connection, BEGIN answered): executeAt to here is pool wait plus BEGIN. */
+  /** The transaction began (a pool connection held, BEGIN written; the reads follow it without waiting for its answer): executeAt to here is pool wait. */
   begunAt?: number;
   /** Every read answered and the result built. */
   readAt?: number;

@@ -58,6 +58,9 @@ export const snapshotsInFlight = { count: 0 };
 
 // sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
 // reserved connection whose server went away (calls on it hang); sql.begin it does.
+// `pipeline` (patches/postgres+3.4.9.patch): the reads go out right behind BEGIN, and
+// the answer does not wait for COMMIT (read only: COMMIT cannot change what was read),
+// so a decision costs one round trip.
 export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
   snapshotsInFlight.count++;
   try {
@@ -66,7 +69,7 @@ export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing
       const result = await fn(tx);
       if (timing) timing.readAt = performance.now();
       return result;
-    })) as T);
+    }, { pipeline: true })) as T);
   } finally {
     snapshotsInFlight.count--;
   }

@@ -1,0 +1,171 @@
+// The driver patch behind a one-round-trip decision (patches/postgres+3.4.9.patch,
+// `sql.begin(options, fn, { pipeline: true })`): the transaction's statements leave
+// right behind BEGIN, the result does not wait for COMMIT, and neither costs safety.
+// A proxy between driver and server holds the server's answers, so each property is
+// an ordering, not a timing.
+import net from 'node:net';
+import postgres from 'postgres';
+import { afterAll, afterEach, beforeAll, expect, inject, it } from 'vitest';
+
+const READ_ONLY = 'isolation level repeatable read read only';
+
+/** A TCP proxy to the test database that records what the client sent and can hold the server's answers. */
+class Proxy {
+  private server = net.createServer((client) => this.connect(client));
+  private held: (() => void)[] = [];
+  private sockets = new Set<net.Socket>();
+  sent = '';
+  /** Server→client bytes matching this are held until release(); undefined: nothing is held. */
+  hold: RegExp | undefined;
+  port = 0;
+
+  constructor(private target: URL) {}
+
+  async start() {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  url() {
+    const u = new URL(this.target);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  private connect(client: net.Socket) {
+    const upstream = net.connect(Number(this.target.port || 5432), this.target.hostname === 'localhost' ? '127.0.0.1' : this.target.hostname);
+    this.sockets.add(client).add(upstream);
+    client.on('data', (d) => { this.sent += d.toString('latin1'); upstream.write(d); });
+    upstream.on('data', (d) => {
+      if (this.hold?.test(d.toString('latin1'))) this.held.push(() => client.write(d));
+      else if (this.held.length) this.held.push(() => client.write(d)); // keep the server's order
+      else client.write(d);
+    });
+    const close = () => { client.destroy(); upstream.destroy(); };
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  }
+
+  release() {
+    this.hold = undefined;
+    for (const send of this.held.splice(0)) send();
+  }
+
+  async close() {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+/** Resolves true once `cond` holds, false if it does not within `ms` (the only clock here: a bound, not a measurement). */
+async function eventually(cond: () => boolean, ms = 3000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
+const settled = <T>(p: Promise<T>) => {
+  const state = { done: false, value: undefined as T | undefined, error: undefined as unknown };
+  p.then((v) => { state.done = true; state.value = v; }, (e) => { state.done = true; state.error = e; });
+  return state;
+};
+
+let proxy: Proxy;
+let sql: postgres.Sql;
+let direct: postgres.Sql;
+
+beforeAll(async () => {
+  const url = new URL(inject('databaseUrl'));
+  proxy = new Proxy(url);
+  await proxy.start();
+  sql = postgres(proxy.url(), { max: 1, onnotice: () => {}, connection: { application_name: 'pipeline-test' } });
+  direct = postgres(url.toString(), { max: 2, onnotice: () => {} });
+  await sql`select 1`; // connected and authenticated before anything is held
+});
+
+// Nothing held into the next test, and its COMMIT answered: on this one-connection pool a plain statement queues behind it.
+afterEach(async () => {
+  proxy.release();
+  await sql`select 1`;
+});
+
+afterAll(async () => {
+  proxy.release();
+  await sql.end({ timeout: 2 });
+  await direct.end({ timeout: 2 });
+  await proxy.close();
+});
+
+it('sends the transaction\'s first statement before BEGIN is answered', async () => {
+  proxy.sent = '';
+  proxy.hold = /BEGIN\0/; // BEGIN's CommandComplete
+  const tx = settled(sql.begin(READ_ONLY, (t) => t`select 'pipelined-read' as x`, { pipeline: true }));
+  const readSent = await eventually(() => proxy.sent.includes('pipelined-read'));
+  expect(proxy.sent).toMatch(/begin isolation level repeatable read read only/);
+  expect(readSent).toBe(true);
+  expect(tx.done).toBe(false);
+  proxy.release();
+  await eventually(() => tx.done);
+  expect(tx.error).toBeUndefined();
+  expect(tx.value).toEqual([{ x: 'pipelined-read' }]);
+});
+
+it('answers before COMMIT is answered, and the connection returns to the pool once it is', async () => {
+  proxy.hold = /COMMIT\0/;
+  const tx = settled(sql.begin(READ_ONLY, (t) => t`select 'before-commit' as x`, { pipeline: true }));
+  expect(await eventually(() => tx.done)).toBe(true);
+  expect(tx.value).toEqual([{ x: 'before-commit' }]);
+  // max: 1 — the next statement waits for the connection, which the held COMMIT still holds.
+  const next = settled(sql`select 'after-commit' as x`);
+  await new Promise((r) => setTimeout(r, 50));
+  expect(next.done).toBe(false);
+  proxy.release();
+  expect(await eventually(() => next.done)).toBe(true);
+  expect(next.value).toEqual([{ x: 'after-commit' }]);
+  // The transaction really ended: the connection is idle, not idle in transaction.
+  const [row] = await direct`select state from pg_stat_activity where application_name = 'pipeline-test'`;
+  expect(row?.state).toBe('idle');
+});
+
+it('a BEGIN the server refuses fails the transaction, although the statements behind it ran', async () => {
+  // Letters and spaces pass the driver's filter; the server rejects the isolation level.
+  await expect(sql.begin('isolation level bogus read only', (t) => t`select 1 as x`, { pipeline: true }))
+    .rejects.toMatchObject({ code: '42601' });
+  expect(await sql`select 'still usable' as x`).toEqual([{ x: 'still usable' }]);
+});
+
+it('is refused for a transaction that may write (its COMMIT can fail)', async () => {
+  await expect(sql.begin('isolation level read committed', (t) => t`select 1`, { pipeline: true })).rejects.toThrow(/read only/);
+});
+
+it('a connection the server closes mid-transaction fails that transaction only; the next ones reconnect at once', async () => {
+  for (const pipeline of [true, false]) { // the patched path and the driver's own
+    const tx = sql.begin(READ_ONLY, async (t) => {
+      const [{ pid }] = await t<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      await direct`select pg_terminate_backend(${pid})`;
+      return t`select 'after kill' as x`;
+    }, { pipeline });
+    await expect(tx).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+    // Right away, no pause: neither the server's farewell error nor the failed statements may reach these.
+    for (let i = 0; i < 3; i++) {
+      expect(await sql.begin(READ_ONLY, (t) => t`select 'reconnected' as x`, { pipeline })).toEqual([{ x: 'reconnected' }]);
+    }
+  }
+});
+
+it('many concurrent pipelined transactions on a small pool: each answers from its own snapshot, none stays open', async () => {
+  const many = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+    sql.begin(READ_ONLY, async (t) => {
+      const [a] = await t<{ s: string }[]>`select pg_current_snapshot()::text as s, ${i}::int as i`;
+      const [b] = await t<{ s: string }[]>`select pg_current_snapshot()::text as s`;
+      return [a!.s, b!.s];
+    }, { pipeline: true })));
+  for (const [a, b] of many) expect(a).toBe(b); // two statements, read across ticks, one snapshot
+  await sql`select 1`; // behind the last COMMIT
+  const [row] = await direct`select count(*)::int as n from pg_stat_activity where application_name = 'pipeline-test' and state <> 'idle'`;
+  expect(row?.n).toBe(0);
+});
