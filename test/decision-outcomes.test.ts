@@ -2,6 +2,7 @@
 // position); an unknown or malformed citation refuses the whole batch; the
 // attribution window bounds what counts, in decisionOutcomes and the view alike.
 import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGGED_DECISION, loggedGateway, type Logged } from './decision-log-helpers.js';
 import { items, ok, RECORD, uid, UPSERT } from './helpers.js';
@@ -63,6 +64,26 @@ describe('events cite decisions', () => {
     expect(res.errors?.[0]?.message).toMatch(/nothing was written/);
     expect(await eventsOf(u)).toEqual([]);
     expect(await stockOf(a)).toBe(before);
+  });
+
+  it('a click reaching another process (WORKERS > 1) before the deciding one flushed still joins its decision', async () => {
+    // Two gateways on one database, each with its own log, as two workers are (same settings: flush every 300 ms).
+    const [decider, clicker] = [loggedGateway({ flushMs: 300 }), loggedGateway({ flushMs: 300 })] as const;
+    try {
+      const d = ok(await decider.gw.gql(LOGGED_DECISION, { u: user, s: null, c: [a, b], r: null, log: true })).decisionContext;
+      const clicked = await clicker.gw.gql(RECORD, { events: [{ kind: 'CLICK', userId: user, sku: b, decisionId: d.decisionId, position: 1 }] });
+      expect(clicked.errors).toBeUndefined();
+      const out = ok(await clicker.gw.gql(OUTCOMES, { d: d.decisionId })).decisionOutcomes;
+      expect(out.map((o: any) => [o.kind, o.sku, o.position])).toEqual([['CLICK', b, 1]]);
+      // A v7 id of this very moment that no process logged: NOT_FOUND once the grace has passed, nothing written.
+      const u = `${p}-ghost`;
+      const ghost = uuidv7();
+      const res = await clicker.gw.gql(RECORD, { events: [{ kind: 'CLICK', userId: u, sku: a, decisionId: ghost }] });
+      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', decisionIds: [ghost] });
+      expect(await eventsOf(u)).toEqual([]);
+    } finally {
+      await Promise.all([decider.close(), clicker.close()]);
+    }
   });
 
   it.each([

@@ -145,8 +145,8 @@ it('is refused for a transaction that may write (its COMMIT can fail)', async ()
 it('a connection the server closes mid-transaction fails that transaction only; the next ones reconnect at once', async () => {
   for (const pipeline of [true, false]) { // the patched path and the driver's own
     const tx = sql.begin(READ_ONLY, async (t) => {
-      const [{ pid }] = await t<{ pid: number }[]>`select pg_backend_pid() as pid`;
-      await direct`select pg_terminate_backend(${pid})`;
+      const [row] = await t<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      await direct`select pg_terminate_backend(${row!.pid})`;
       return t`select 'after kill' as x`;
     }, { pipeline });
     await expect(tx).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });

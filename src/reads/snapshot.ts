@@ -61,6 +61,10 @@ export const snapshotsInFlight = { count: 0 };
 // `pipeline` (patches/postgres+3.4.9.patch): the reads go out right behind BEGIN, and
 // the answer does not wait for COMMIT (read only: COMMIT cannot change what was read),
 // so a decision costs one round trip.
+let pipeline = true;
+/** BENCH ONLY (bench/cpu-ab.ts): the same process with and without the pipelined BEGIN/COMMIT. */
+export function setSnapshotPipeline(on: boolean): void { pipeline = on; }
+
 export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
   snapshotsInFlight.count++;
   try {
@@ -69,7 +73,7 @@ export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing
       const result = await fn(tx);
       if (timing) timing.readAt = performance.now();
       return result;
-    }, { pipeline: true })) as T);
+    }, { pipeline })) as T);
   } finally {
     snapshotsInFlight.count--;
   }

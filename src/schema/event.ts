@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
-import { badInput, parseInput } from '../errors.js';
+import { badInput, DomainError, parseInput } from '../errors.js';
 import { describedValues, EVENT_KIND_DESCRIPTIONS, EVENT_KINDS, SKU_EVENT_KINDS, type Event } from '../domain.js';
 import type { EventListKey } from '../reads/decision-sql.js';
 import { eventList } from '../reads/loaders.js';
 import { loadersOf } from '../reads/snapshot.js';
+import { sleep } from '../util.js';
 import { recordEvents } from '../writes/events.js';
 import type { StockLevel } from '../writes/items.js';
 import { decisionIdSchema, id, limit as limitSchema, MAX_CANDIDATES, MAX_EVENT_QUANTITY, MAX_EVENTS } from './inputs.js';
@@ -82,6 +83,15 @@ builder.mutationField('recordEvents', (t) => t.field({
     // A decision this process logged moments ago may still be in its queue: write it first.
     const cited = events.flatMap((e) => (e.decisionId ? [e.decisionId] : []));
     if (cited.length) await ctx.decisionLog?.settle(cited);
-    return recordEvents(ctx.sql, events);
+    try {
+      return await recordEvents(ctx.sql, events);
+    } catch (err) {
+      // One logged moments ago by another process may still be on its way: once it has had time to land, try again.
+      const missing = err instanceof DomainError && err.extensions.code === 'NOT_FOUND' ? err.extensions.decisionIds : undefined;
+      const wait = Array.isArray(missing) ? ctx.decisionLog?.graceMs(missing as string[]) ?? 0 : 0;
+      if (!wait) throw err;
+      await sleep(wait);
+      return recordEvents(ctx.sql, events);
+    }
   },
 }));
