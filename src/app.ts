@@ -8,7 +8,7 @@ import type { Sql } from './db/client.js';
 import { maskError } from './errors.js';
 import type { ChangeHub } from './live/hub.js';
 import type { DecisionLog } from './log/decision-log.js';
-import { yogaLogging, type Logger } from './logger.js';
+import { requestIdOf, yogaLogging, type Logger } from './logger.js';
 import { useInputErrorCodes, useRequestParseErrors } from './plugins/input-error-codes.js';
 import type { KeyStore, Principal } from './auth/keys.js';
 import { useAuth } from './plugins/auth.js';
@@ -20,6 +20,7 @@ import { cachedRenderer, graphiqlOptions } from './plugins/graphiql.js';
 import { limitPlugins } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
 import { useReadiness } from './plugins/readiness.js';
+import { useErrorRequestIds } from './plugins/request-ids.js';
 import { useWorkBudget, type WorkBudget } from './plugins/work-budget.js';
 import { useOneWritePerOperation } from './plugins/one-write.js';
 import type { TrustedDocuments } from './plugins/trusted-documents.js';
@@ -118,9 +119,11 @@ export function createApp(opts: AppOptions): App {
       useWorkBudget(opts.workBudget ?? { perRequest: 2000, perKeyInFlight: 20_000 }),
       useInputErrorCodes(),
       useReadiness(sql, opts.hub),
+      useErrorRequestIds(),
     ],
     maskedErrors: {
-      maskError: maskError((err) => logger.error({ err }, 'unexpected error'), (err) => logger.warn({ err }, 'value refused by the database')),
+      maskError: maskError((err) => logger.error({ err, requestId: requestIdOf(err) }, 'unexpected error'),
+        (err) => logger.warn({ err, requestId: requestIdOf(err) }, 'value refused by the database')),
       isDev: !opts.production,
     },
     logging: yogaLogging(logger),

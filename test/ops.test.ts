@@ -1,6 +1,11 @@
 // Liveness and readiness for orchestrators.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { createApp } from '../src/app.js';
+import { createLogger, withRequestId } from '../src/logger.js';
 import { liveGateway, post, sleep, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 let gw: LiveGateway;
@@ -75,7 +80,7 @@ it('GET /metrics exposes the tail\'s causes (event-loop delay, GC pauses, snapsh
   await timed.stop();
 });
 
-it('tags every log line of a request with its request id, echoed in x-request-id', async () => {
+it('tags a request\'s access line with its request id, echoed in x-request-id', async () => {
   const lines: string[] = [];
   const logged = await liveGateway({}, undefined, createLogger('debug', { write: (l: string) => { lines.push(l); } }));
   const res = await fetch(logged.url, {
@@ -91,6 +96,35 @@ it('tags every log line of a request with its request id, echoed in x-request-id
   expect(records.some((r) => r.requestId === 'req-123' && r.msg === 'request' && r.status === 200)).toBe(true);
   expect(records.some((r) => r.requestId === generated)).toBe(true);
   await logged.stop();
+});
+
+it('an unexpected error\'s log line names the request that raised it, with concurrent requests in flight', async () => {
+  // A pool whose search_path hides the tables: every decision fails inside Postgres, unexpectedly.
+  const admin = postgres(inject('databaseUrl'), { max: 1, onnotice: () => {} });
+  await admin`create schema if not exists empty_for_request_ids`;
+  const sql = postgres(inject('databaseUrl'), { max: 4, connection: { search_path: 'empty_for_request_ids' } });
+  const lines: string[] = [];
+  const logger = createLogger('info', { write: (l: string) => { lines.push(l); } });
+  const server = createServer(withRequestId(logger, createApp({ sql, logger, production: true })));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+    const ids = Array.from({ length: 6 }, (_, i) => `req-err-${i}`);
+    await Promise.all(ids.map(async (id, i) => {
+      const res = await fetch(url, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': id },
+        body: JSON.stringify({ query: `query($u: ID!, $c: [ID!]!) { decisionContext(userId: $u, candidates: $c) { candidates { sku } } }`,
+          variables: { u: `u${i}`, c: [`sku-${i}`] } }),
+      });
+      expect(((await res.json()) as any).errors[0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    }));
+    const unexpected = lines.map((l) => JSON.parse(l)).filter((r) => r.msg === 'unexpected error');
+    expect(unexpected.map((r) => r.requestId).sort()).toEqual(ids);
+  } finally {
+    await new Promise((r) => server.close(r));
+    await sql.end();
+    await admin.end();
+  }
 });
 
 it('introspection and GraphiQL can be switched off; batched requests are limited', async () => {
