@@ -7,7 +7,8 @@
 // requests/s is the median of the rounds; CPU per request is split into each
 // Node process and its Postgres backends (by application_name).
 // Env: BENCH_ROUNDS (5), BENCH_SECONDS (8), BENCH_CLIENTS (16), WORKERS (gateway, default its own);
-// BENCH_BASE_DIR: a worktree of an older commit, served as a third side (`base`) for an A/B in the same rounds.
+// BENCH_BASE_DIR: a worktree of an older commit, served as a third side (`base`) for an A/B in the same rounds;
+// BENCH_BASE_ENV ("K=V,K=V") gives that side settings of its own.
 import fs from 'node:fs';
 import {
   backendPids, benchDatabase, closeHttpAgent, closedLoop, cpuSnapshot, httpPost, loadAverage, machine, percentile,
@@ -109,7 +110,9 @@ async function main() {
   const peer: Side = { name: 'peer', server: pe, app: 'peer-postgraphile', body: peerBody };
   // Both builds' backends are 'decision-gateway': a side's Postgres CPU also counts the idle build's few background reads.
   const baseDir = process.env.BENCH_BASE_DIR;
-  const bs = baseDir ? await startGateway(db.url, env, 'src/server.ts', baseDir) : undefined;
+  // BENCH_BASE_ENV ("K=V,K=V"): settings for the base side alone (e.g. WORKERS=1 against the new default).
+  const baseEnv = Object.fromEntries((process.env.BENCH_BASE_ENV || '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+  const bs = baseDir ? await startGateway(db.url, { ...env, ...baseEnv }, 'src/server.ts', baseDir) : undefined;
   const sides = bs ? [gateway, { name: 'base', server: bs, app: 'decision-gateway', body: gatewayBody } as Side, peer] : [gateway, peer];
   const phases: Phase[] = [];
   try {
@@ -159,7 +162,7 @@ async function main() {
   }
   const results = {
     when: new Date().toISOString(), commit: process.env.BENCH_COMMIT, machine: { ...machine(), postgres: db.pgVersion },
-    baseCommit: process.env.BENCH_BASE_COMMIT, settings: { rounds: ROUNDS, seconds: SECONDS, warmup: WARMUP, clients: CLIENTS, poolMax: 16, gatewayWorkers: env.WORKERS ?? 'default', peer: 'postgraphile 5.1.5 amber preset' },
+    baseCommit: process.env.BENCH_BASE_COMMIT, baseEnv, settings: { rounds: ROUNDS, seconds: SECONDS, warmup: WARMUP, clients: CLIENTS, poolMax: 16, gatewayWorkers: env.WORKERS ?? 'default', peer: 'postgraphile 5.1.5 amber preset' },
     summary, phases,
   };
   console.log(JSON.stringify(summary, null, 2));
