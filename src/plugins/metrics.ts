@@ -95,7 +95,7 @@ export function useMetrics({ hub, poolMax, token, decisionLog, serverTiming = fa
     labelNames: ['code'] as const, registers: [registry],
   });
   const statements = new client.Histogram({
-    name: 'gateway_sql_statements_per_decision', help: 'SQL statements per query operation, BEGIN and COMMIT included',
+    name: 'gateway_sql_statements_per_decision', help: 'SQL statements per query operation, BEGIN and COMMIT included (1 for a decision read as one statement)',
     buckets: [3, 4, 5, 6, 7, 8, 10, 15], registers: [registry],
   });
   new client.Gauge({
@@ -227,7 +227,7 @@ export function useMetrics({ hub, poolMax, token, decisionLog, serverTiming = fa
       }
       return {
         onExecuteDone: ({ result }) => {
-          if (op.type === 'query' && ctx.loaders) statements.observe(ctx.loaders.statements + 2);
+          if (op.type === 'query' && ctx.loaders) statements.observe(ctx.loaders.statements + ctx.loaders.transactionStatements);
           if (ctx.timing?.begunAt !== undefined) snapshotWait.observe((ctx.timing.begunAt - ctx.timing.executeAt) / 1000);
           if (!ctx.request) {
             duration.observe({ operation_type: op.type, root_field: op.field }, (performance.now() - t0) / 1000);

@@ -30,10 +30,11 @@ const FLAG_JSON = `json_build_object('scope', f.scope, 'target', f.target, 'kind
   'active', f.active, 'reason', f.reason, 'changedAt', f.changed_at)`;
 const EVENT_JSON = `json_build_object('kind', e.kind, 'sku', e.sku, 'quantity', e.quantity, 'at', e.at)`;
 
-export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
+/** The facts statement, not yet sent (postgres.js queries are lazy): readFacts, or a part of readFactsAndState. */
+function factsQuery(db: Queryable, key: FactsKey) {
   const { userId, region } = key;
   // Another user's session reads as an empty one: it is neither shown nor used for intent.
-  const [row] = await db<Facts[]>`
+  return db<Facts[]>`
     with own as materialized (select id from sessions where id = ${key.sessionId} and user_id = ${userId}),
     w as (
       select e.kind, e.sku, i.category
@@ -67,6 +68,10 @@ export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
       (select json_build_object('region', region, 'nextSlotAt', next_slot_at,
               'congestion', congestion, 'latencyMinutes', latency_minutes)
          from fulfillment where region = ${region}) as fulfillment`;
+}
+
+export async function readFacts(db: Queryable, key: FactsKey): Promise<Facts> {
+  const [row] = await factsQuery(db, key);
   return row!;
 }
 
@@ -110,8 +115,10 @@ export interface StateRow {
 // array (one JSON.parse in Node instead of decoding 50 rows column by column),
 // plus the flags that apply to any candidate from one index scan (rather than
 // a probe per candidate), matched to candidates here.
-export async function readState(db: Queryable, skus: readonly string[]): Promise<StateRow[]> {
-  const [row] = await db<{ rows: StateRow[]; flags: Flag[] }[]>`
+interface StateResult { rows: StateRow[]; flags: Flag[] }
+
+function stateQuery(db: Queryable, skus: readonly string[]) {
+  return db<StateResult[]>`
     with s as materialized (
       select c.sku, i.title, i.category, inv.available, inv.reserved, inv.updated_at as inv_at,
              p.amount_minor, p.currency, p.list_amount_minor, p.updated_at as price_at,
@@ -136,7 +143,25 @@ export async function readState(db: Queryable, skus: readonly string[]): Promise
       (select coalesce(json_agg(${db.unsafe(FLAG_JSON)}), '[]') from policy_flags f
         where f.active and ((f.scope = 'SKU' and f.target = any(${skus as string[]}::text[]))
                          or (f.scope = 'CATEGORY' and f.target = any(array(select distinct category from s))))) as flags`;
-  const { rows, flags } = row!;
+}
+
+export async function readState(db: Queryable, skus: readonly string[]): Promise<StateRow[]> {
+  const [row] = await stateQuery(db, skus);
+  return stateRows(row!);
+}
+
+/**
+ * Facts and candidate state as ONE statement, both statements above as subqueries of one
+ * row: a single statement reads a single snapshot, so it needs no transaction at all.
+ */
+export async function readFactsAndState(db: Queryable, key: FactsKey, skus: readonly string[]): Promise<{ facts: Facts; state: StateRow[] }> {
+  const [row] = await db<(Facts & StateResult)[]>`select * from (${factsQuery(db, key)}) f cross join (${stateQuery(db, skus)}) s`;
+  const { rows, flags, ...facts } = row!;
+  return { facts, state: stateRows({ rows, flags }) };
+}
+
+/** Each candidate's own flags and its category's, matched here from the one list the statement read. */
+function stateRows({ rows, flags }: StateResult): StateRow[] {
   const byTarget = new Map<string, Flag[]>();
   for (const f of flags) {
     const key = `${f.scope}\u0000${f.target}`;

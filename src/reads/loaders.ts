@@ -5,7 +5,7 @@ import DataLoader from 'dataloader';
 import type { Queryable } from '../db/client.js';
 import type { Event } from '../domain.js';
 import {
-  readEventLists, readFacts, readState,
+  readEventLists, readFacts, readFactsAndState, readState,
   type EventListKey, type Facts, type FactsKey, type StateRow,
 } from './decision-sql.js';
 
@@ -15,8 +15,17 @@ export interface Loaders {
   eventLists: DataLoader<EventListKey, Event[], string>;
   /** Statements these loaders sent (for the per-decision metric). */
   statements: number;
+  /** BEGIN and COMMIT around them: 2 in a transaction, 0 for one statement. */
+  transactionStatements: 0 | 2;
   /** The snapshot these loaders read from, for reads that need no batching. */
   db: Queryable;
+  /** One-statement loaders only: the operation asked for a second statement, so it must run again in a transaction. */
+  escalated?: boolean;
+}
+
+/** Thrown by one-statement loaders at a read they cannot serve from their one statement. */
+export class NeedsTransaction extends Error {
+  constructor() { super('this operation reads across ticks: it runs again in a snapshot transaction'); }
 }
 
 /** The readers a test can move out of the shared transaction one at a time. */
@@ -45,21 +54,80 @@ export function eventList(loaders: Loaders, prefetched: Event[], prefetchSize: n
   return loaders.eventLists.load(key);
 }
 
+const factsCacheKey = (k: FactsKey) => `${k.userId}\u0000${k.sessionId ?? ''}\u0000${k.region ?? ''}`;
+
 export function createLoaders(tx: Queryable, outside?: OutsideReaders): Loaders {
   // Production passes no `outside`: every reader is the transaction, at the cost of four undefined checks.
   const on = (r: Reader) => (outside?.names.includes(r) ? outside.sql : tx);
   const [factsDb, stateDb, listsDb] = [on('facts'), on('state'), on('eventLists')];
   const loaders: Loaders = {
     statements: 0,
+    transactionStatements: 2,
     db: on('db'),
     facts: new DataLoader((keys) => { loaders.statements += keys.length; return Promise.all(keys.map((k) => readFacts(factsDb, k))); }, {
-      cacheKeyFn: (k) => `${k.userId}\u0000${k.sessionId ?? ''}\u0000${k.region ?? ''}`,
+      cacheKeyFn: factsCacheKey,
     }),
     // readState returns a row for every requested SKU (left joins).
     state: new DataLoader(bySku((skus) => { loaders.statements++; return readState(stateDb, skus); }) as (skus: readonly string[]) => Promise<StateRow[]>),
     eventLists: new DataLoader((keys) => { loaders.statements++; return readEventLists(listsDb, keys); }, {
       cacheKeyFn: (k) => `${k.of}\u0000${k.id}\u0000${k.userId}\u0000${k.limit}`,
     }),
+  };
+  return loaders;
+}
+
+/**
+ * Loaders for an operation whose reads all leave in one tick, as a decision's do: the
+ * facts and the candidates' state go out as ONE statement on the pool, which reads one
+ * snapshot without BEGIN or COMMIT. Any read after that statement, or one it cannot
+ * hold (several facts keys, longer event lists, direct reads), marks the loaders
+ * `escalated` and fails: the caller then runs the operation again in a transaction.
+ */
+export function createOneStatementLoaders(pool: Queryable): Loaders {
+  type Pending<K, V> = { keys: readonly K[]; resolve(v: V[]): void; reject(e: unknown): void };
+  let facts: Pending<FactsKey, Facts> | undefined;
+  let state: Pending<string, StateRow> | undefined;
+  let scheduled = false;
+  let sent = false;
+  const escalate = (): never => {
+    loaders.escalated = true;
+    throw new NeedsTransaction();
+  };
+  const flush = () => {
+    scheduled = false;
+    const [f, s] = [facts, state];
+    facts = state = undefined;
+    const fail = (e: unknown) => { f?.reject(e); s?.reject(e); };
+    try {
+      if (sent || (f && f.keys.length > 1)) escalate();
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    sent = true;
+    loaders.statements++;
+    const read = f && s
+      ? readFactsAndState(pool, f.keys[0]!, s.keys)
+      : f ? readFacts(pool, f.keys[0]!).then((one) => ({ facts: one, state: [] as StateRow[] }))
+        : readState(pool, s!.keys).then((rows) => ({ facts: undefined, state: rows }));
+    read.then(({ facts: one, state: rows }) => {
+      if (f) f.resolve([one!]);
+      if (s) { const bySku = new Map(rows.map((r) => [r.sku, r])); s.resolve(s.keys.map((k) => bySku.get(k)!)); }
+    }, fail);
+  };
+  // Both loaders dispatch in the same tick (DataLoader: a nextTick after the loads' microtasks); the flush queued by
+  // the first runs after the second's dispatch, so one statement carries both.
+  const schedule = () => { if (!scheduled) { scheduled = true; process.nextTick(flush); } };
+  const loaders: Loaders = {
+    statements: 0,
+    transactionStatements: 0,
+    escalated: false,
+    get db(): Queryable { return escalate(); },
+    facts: new DataLoader((keys) => new Promise<Facts[]>((resolve, reject) => { facts = { keys, resolve, reject }; schedule(); }), {
+      cacheKeyFn: factsCacheKey,
+    }),
+    state: new DataLoader((skus) => new Promise<StateRow[]>((resolve, reject) => { state = { keys: skus, resolve, reject }; schedule(); })),
+    eventLists: new DataLoader(async () => escalate()),
   };
   return loaders;
 }

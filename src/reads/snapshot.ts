@@ -7,7 +7,7 @@ import type { Plugin } from 'graphql-yoga';
 import { admitted, type Sql, type Tx } from '../db/client.js';
 import type { Context, Deferred, SnapshotTiming } from '../context.js';
 import { DomainError } from '../errors.js';
-import { createLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
+import { createLoaders, createOneStatementLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
 import { TOKEN_PATTERN, tokenLsn, type ReplicaRouter } from './replicas.js';
 import type { SnapshotTracing } from '../tracing.js';
 
@@ -62,8 +62,26 @@ export const snapshotsInFlight = { count: 0 };
 // the answer does not wait for COMMIT (read only: COMMIT cannot change what was read),
 // so a decision costs one round trip.
 let pipeline = true;
+let oneStatementFirst = true;
 /** BENCH ONLY (bench/cpu-ab.ts): the same process with and without the pipelined BEGIN/COMMIT. */
 export function setSnapshotPipeline(on: boolean): void { pipeline = on; }
+/** BENCH ONLY (bench/cpu-ab.ts): with and without the one-statement attempt (read per operation). */
+export function setOneStatementFirst(on: boolean): void { oneStatementFirst = on; }
+
+/** A one-statement attempt (createOneStatementLoaders): admitted and counted like a snapshot transaction. */
+async function inOneStatement<T>(sql: Sql, fn: () => Promise<T>, timing: SnapshotTiming): Promise<T> {
+  snapshotsInFlight.count++;
+  try {
+    return await admitted(sql, async () => {
+      timing.begunAt = performance.now();
+      const result = await fn();
+      timing.readAt = performance.now();
+      return result;
+    });
+  } finally {
+    snapshotsInFlight.count--;
+  }
+}
 
 export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
   snapshotsInFlight.count++;
@@ -186,9 +204,19 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
         });
         return;
       }
-      setExecuteFn((execArgs) => {
+      // One statement first (no tracing, no test switch): a decision's reads all leave in one tick, and one
+      // statement reads one snapshot without BEGIN or COMMIT. An operation that reads across ticks runs again
+      // in a transaction (its first attempt sent at most that one statement, and answers nothing).
+      const oneStatement = !tracing && !outside && oneStatementFirst;
+      setExecuteFn(async (execArgs) => {
         const c = execArgs.contextValue as Context;
         c.timing = { executeAt: performance.now() };
+        if (oneStatement) {
+          const loaders = createOneStatementLoaders(sql);
+          const result = await inOneStatement(sql, () => executeIn(c, loaders, async () => executeFn(execArgs)), c.timing);
+          if (!loaders.escalated) return afterCommit(c, result);
+          c.timing = { executeAt: performance.now() };
+        }
         return snapshotOf(sql, c, (tx) => executeIn(c, createLoaders(tx, outside), async () => executeFn(execArgs)))
           .then((r) => afterCommit(c, r)) as ReturnType<typeof executeFn>;
       });
