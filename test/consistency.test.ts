@@ -33,6 +33,11 @@ const QUERY = `query($u: ID!, $s: ID!, $c: [ID!]!, $q: String!) {
     session { head: recentEvents { kind sku at } all: recentEvents(limit: ${LIMIT}) { kind sku quantity at } }
     candidates { sku inventory { available } velocity { salesLast5m } } } }`;
 
+/** A decision alone, lists within what the facts statement prefetches: served as ONE statement (no transaction). */
+const ONE_STATEMENT_QUERY = `query($u: ID!, $s: ID!, $c: [ID!]!) {
+  decisionContext(userId: $u, sessionId: $s, candidates: $c) {
+    snapshot { cursor } session { intent } candidates { sku inventory { available } velocity { salesLast5m } } } }`;
+
 const titleItem = (n: number) => ({ sku: titleSku, title: `v${n}`, category: `${p}-cat`, priceMinor: 1000, currency: 'EUR', available: n });
 
 beforeAll(async () => {
@@ -65,7 +70,9 @@ type Counts = { reads: number; purchases: number; roundPurchases: number; rounds
  * when stopOnTear, or after minMs once `enough` holds (so a slow machine runs
  * longer instead of checking too little).
  */
-async function race(reader: TestGateway, o: { minMs?: number; maxMs: number; stopOnTear: boolean; enough?: (n: Counts) => boolean }) {
+async function race(reader: TestGateway, o: { minMs?: number; maxMs: number; stopOnTear: boolean; enough?: (n: Counts) => boolean;
+  /** ONE_STATEMENT_QUERY instead of QUERY: only the state and cursor (facts) vs state invariants apply. */
+  oneStatement?: boolean }) {
   let done = false;
   const n: Counts = { reads: 0, purchases: 0, roundPurchases: 0, rounds: 0, titleWrites: 0, viaFacts: 0, viaLists: 0, cursorChecks: 0 };
   const tears: string[] = [];
@@ -109,7 +116,7 @@ async function race(reader: TestGateway, o: { minMs?: number; maxMs: number; sto
   const read = async () => {
     while (!done) {
       const r = round;
-      const res = ok(await reader.gql(QUERY, { u: r.user, s: r.session, c: [...skus, ...r.skus, titleSku], q: titleSku }));
+      const res = ok(await reader.gql(o.oneStatement ? ONE_STATEMENT_QUERY : QUERY, { u: r.user, s: r.session, c: [...skus, ...r.skus, titleSku], q: titleSku }));
       const d = res.decisionContext;
       n.reads++;
       const state = new Map<string, { available: number; sales: number }>();
@@ -122,6 +129,7 @@ async function race(reader: TestGateway, o: { minMs?: number; maxMs: number; sto
         const { available, sales } = state.get(s)!;
         if (available + sales !== INITIAL) tear('state alone', `${s}: ${available} + ${sales} = ${available + sales}`);
       }
+      if (o.oneStatement) continue;
       // Events (facts while the session has fewer than 20, eventLists from there) vs state:
       // the buyer's session PURCHASEs and the user's purchases are exactly the round SKUs' sales.
       const sess: Ev[] = d.session.all;
@@ -201,6 +209,19 @@ describe('one snapshot per decision', () => {
     expect(r.tears).toEqual([]);
     expect(enough(r)).toBe(true);
     expect(r.cursorChecks).toBe(r.reads * (skus.length + 4));
+  });
+
+  it('a decision read as one statement: facts (its cursor) and candidate state agree, with no transaction', async () => {
+    const reader = testGateway();
+    const enough = (c: Counts) => c.reads >= 150 && c.purchases >= 40 && c.roundPurchases >= 30;
+    const r = await race(reader, { minMs: 3000, maxMs: 20_000, stopOnTear: false, enough, oneStatement: true });
+    const transactions = reader.statements.filter((s) => /^begin/i.test(s)).length;
+    await reader.close();
+    console.log('one-statement race:', JSON.stringify({ ...r, tears: r.tears.length, transactions }));
+    expect(r.tears).toEqual([]);
+    expect(enough(r)).toBe(true);
+    expect(r.cursorChecks).toBe(r.reads * (skus.length + 4));
+    expect(transactions).toBe(0); // the path under test: every decision was one statement
   });
 
   // Which invariants can see each reader leave the snapshot (any other tear would be a test bug).
