@@ -30,7 +30,10 @@ import { createTracing } from './tracing.js';
 import type { TracerProvider } from '@opentelemetry/api';
 
 export interface AppOptions extends SnapshotOptions {
+  /** Snapshots (query operations) and the readiness check. */
   sql: Sql;
+  /** Mutations' transactions (ctx.sql); unset: they share `sql`. */
+  writeSql?: Sql;
   hub?: ChangeHub;
   /** API keys; without a store every caller is allowed. */
   keys?: KeyStore;
@@ -92,7 +95,7 @@ export function createApp(opts: AppOptions): App {
     // authenticate has no principal, and every root field refuses it.
     context: ({ request, principal }: { request: Request; principal?: Principal }) =>
       ({
-        sql, hub: opts.hub, decisionLog: opts.decisionLog, attributionWindowS: opts.attributionWindowS ?? 1800,
+        sql: opts.writeSql ?? sql, hub: opts.hub, decisionLog: opts.decisionLog, attributionWindowS: opts.attributionWindowS ?? 1800,
         principal: principal ?? principals.get(request) ?? (opts.keys ? undefined : UNGUARDED),
       }),
     plugins: [
@@ -107,7 +110,7 @@ export function createApp(opts: AppOptions): App {
       ...(opts.trusted ? [opts.trusted.plugin(principals)] : []),
       // After auth: only an admitted key's operations count against it.
       ...(opts.rateLimiter ? [useRateLimits(opts.rateLimiter, principals)] : []),
-      useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, token: opts.metricsToken, decisionLog: opts.decisionLog, serverTiming: opts.serverTiming }),
+      useMetrics({ hub: opts.hub, poolMax: opts.poolMax ?? 0, writeSql: opts.writeSql, token: opts.metricsToken, decisionLog: opts.decisionLog, serverTiming: opts.serverTiming }),
       ...limitPlugins({ production: opts.production ?? false, maxInFlight: opts.maxInFlight ?? 256 }),
       // Compiled queries: the per-field overhead of a 50-candidate answer is most of the gateway's CPU.
       // (Its compiled subscribe drops literal arguments; schema/subscriptions.ts reads them from the document.)

@@ -14,6 +14,10 @@ export interface Config {
   embeddedPort: number;
   poolMax: number;
   poolQueueMax: number;
+  /** PG_WRITE_POOL_MAX: connections of the mutations' own pool; 0 shares the snapshot pool. */
+  writePoolMax: number;
+  /** Write transactions that may wait for a write-pool connection; past it writes get OVERLOADED (reads are unaffected). */
+  writePoolQueueMax: number;
   feedPoolMax: number;
   /** READ_REPLICA_URLS: hot standbys that serve query snapshots; empty: every read on the primary. */
   readReplicaUrls: string[];
@@ -116,6 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPort: int('EMBEDDED_PG_PORT', 54329, env),
     poolMax: int('PG_POOL_MAX', 10, env),
     poolQueueMax: int('PG_POOL_QUEUE_MAX', 100, env),
+    writePoolMax: int('PG_WRITE_POOL_MAX', 4, env),
+    writePoolQueueMax: int('PG_WRITE_POOL_QUEUE_MAX', 100, env),
     feedPoolMax: int('FEED_POOL_MAX', 2, env),
     readReplicaUrls: (env.READ_REPLICA_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean),
     maxReplicaLagMs: Math.max(1, int('MAX_REPLICA_LAG_MS', 500, env)),

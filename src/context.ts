@@ -1,5 +1,6 @@
 // What every resolver receives. `loaders` exists only inside a query's
-// snapshot transaction (set by reads/snapshot.ts); mutations use `sql`.
+// snapshot transaction (set by reads/snapshot.ts); mutations use `sql`, the
+// write pool (PG_WRITE_POOL_MAX), never the snapshots' pool.
 import type { Sql } from './db/client.js';
 import type { Principal } from './auth/keys.js';
 import type { ChangeHub } from './live/hub.js';
@@ -8,6 +9,7 @@ import type { Loaders } from './reads/loaders.js';
 import type { Route } from './reads/replicas.js';
 
 export interface Context {
+  /** The write pool: mutations' transactions. */
   sql: Sql;
   loaders?: Loaders;
   /** Where the query's snapshot is read (set with `loaders` when read replicas are on; absent: the primary). */

@@ -38,30 +38,39 @@ export interface GatewayOptions extends SnapshotOptions {
   tracerProvider?: TracerProvider;
   /** The change feed's own pool (log follower, replays); without it the feed shares `sql`. */
   feedSql?: Sql;
+  /**
+   * The writes' own pool (mutations, the decision log, retention): writers queue on the change-log lock holding
+   * connections, and here they hold none a snapshot could use. Without it writes share `sql`.
+   */
+  writeSql?: Sql;
 }
 
-export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, { feedSql, ...opts }: GatewayOptions = {}): Promise<Gateway> {
+export async function startGateway(sql: Sql, config: GatewayConfig, logger: Logger, { feedSql, writeSql, ...opts }: GatewayOptions = {}): Promise<Gateway> {
+  const writes = writeSql ?? sql;
   const trusted = trustedDocuments(config, logger); // first: a bad manifest fails the start before anything runs
   const hub = new ChangeHub({
     sql: feedSql ?? sql, logger, bufferLimit: config.liveBufferLimit, pollMs: config.livePollMs, maxPerKey: config.maxSubscriptionsPerKey,
   });
   await hub.start();
+  // Keys and rate limits stay on the snapshot pool: every request waits for them, so they must not queue behind writers
+  // (a key reload is one read; a rate-limit count is one short upsert that takes no change-log lock).
   const keys = new KeyStore(sql, logger, { required: config.authRequired });
   await keys.start();
   const rateLimiter = config.rateLimits && RateLimiter.configured(config.rateLimits)
     ? new RateLimiter({ sql, limits: config.rateLimits, redisUrl: config.rateLimitRedisUrl, logger, overrideOf: (id) => keys.rateLimitOf(id) })
     : undefined;
   await rateLimiter?.start();
-  const stopRetention = startRetention(sql, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
+  const stopRetention = startRetention(writes, config.changeLogPruneSeconds, config.changeLogRetentionSeconds, logger);
   // Unset here (tests' gateways): nothing sampled, log: true still logs.
+  // The log's batch inserts are writes no answer waits for: on the write pool they take no snapshot's connection.
   const decisionLog = new DecisionLog({
-    sql, logger, sample: config.decisionLogSample ?? 0, queueRows: config.decisionLogQueueRows ?? 100_000,
+    sql: writes, logger, sample: config.decisionLogSample ?? 0, queueRows: config.decisionLogQueueRows ?? 100_000,
     flushMs: config.decisionLogFlushMs ?? 200, batchRows: config.decisionLogBatchRows ?? 10_000,
   });
   decisionLog.start();
-  const stopLogRetention = startDecisionLogRetention(sql, config.decisionLogRetentionDays ?? 30, logger, () => decisionLog.forgetPartitions());
+  const stopLogRetention = startDecisionLogRetention(writes, config.decisionLogRetentionDays ?? 30, logger, () => decisionLog.forgetPartitions());
   const app = createApp({
-    sql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax,
+    sql, writeSql, hub, keys, logger, production: config.production, maxInFlight: config.maxInFlight, poolMax: config.poolMax,
     metricsToken: config.metricsToken, serverTiming: config.serverTiming, decisionLog, attributionWindowS: config.decisionAttributionWindowS,
     corsOrigins: config.corsOrigins,
     rateLimiter,

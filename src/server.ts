@@ -36,20 +36,25 @@ async function serve(url: string): Promise<{ port: number; stop(): Promise<void>
   const sql = createSql(url, config);
   // FEED_POOL_MAX > 0: the change feed (follower, replays) reads through a pool of its own; 0 shares `sql`.
   const feedSql = config.feedPoolMax > 0 ? createSql(url, { ...config, poolMax: config.feedPoolMax }) : undefined;
+  // PG_WRITE_POOL_MAX > 0: mutations (and the decision log) write through a pool and admission gate of their own, so
+  // writers queued on the change-log lock never hold a connection a snapshot waits for; 0 shares `sql`.
+  const writeSql = config.writePoolMax > 0
+    ? createSql(url, { ...config, poolMax: config.writePoolMax, poolQueueMax: config.writePoolQueueMax, pool: 'write pool' })
+    : undefined;
   // READ_REPLICA_URLS: query snapshots on hot standbys within MAX_REPLICA_LAG_MS; writes, the feed and keys stay here.
   const replicas = config.readReplicaUrls.length
     ? new ReplicaRouter(sql, config.readReplicaUrls, {
       maxLagMs: config.maxReplicaLagMs, checkMs: config.replicaLagCheckMs, sqlConfig: config, logger,
     })
     : undefined;
-  const end = (timeout: number) => Promise.all([sql.end({ timeout }), feedSql?.end({ timeout }), replicas?.stop()]);
+  const end = (timeout: number) => Promise.all([sql.end({ timeout }), feedSql?.end({ timeout }), writeSql?.end({ timeout }), replicas?.stop()]);
   try {
     await replicas?.start();
     if (replicas) logger.info({ replicas: replicas.replicas.map((r) => ({ url: r.name, up: r.up })), maxLagMs: config.maxReplicaLagMs }, 'read replicas on');
     // OTEL_EXPORTER_OTLP_ENDPOINT set: spans exported over OTLP; unset: no tracing code runs.
     const tracerProvider = startTracing();
     if (tracerProvider) logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'tracing on: exporting spans over OTLP');
-    const gateway = await startGateway(sql, config, logger, { feedSql, replicas, tracerProvider });
+    const gateway = await startGateway(sql, config, logger, { feedSql, writeSql, replicas, tracerProvider });
     return {
       port: gateway.port,
       async stop() {

@@ -24,7 +24,10 @@ export interface GqlResponse<T = any> {
 export interface TestGateway {
   /** The database it runs on. */
   url: string;
+  /** The snapshot pool (also what tests set up data through). */
   sql: Sql;
+  /** The mutations' pool, as in production (PG_WRITE_POOL_MAX); `sql` itself with `writePool: 'shared'`. */
+  writeSql: Sql;
   statements: string[];
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>>;
   close(): Promise<void>;
@@ -38,6 +41,8 @@ export interface TestGatewayOptions extends SnapshotOptions, Pick<AppOptions, 'd
   url?: string;
   /** Pool size and timeouts (default: 10 connections, 2 s to connect, 5 s per statement). */
   pool?: PoolSettings;
+  /** The write pool's (default: 4 connections, otherwise as `pool`); 'shared': mutations use the snapshot pool. */
+  writePool?: PoolSettings | 'shared';
 }
 
 /** One GraphQL POST through `app`'s fetch (the full HTTP handling, without a socket). */
@@ -53,16 +58,19 @@ export async function gql<T = any>(app: App, query: string, variables?: Record<s
 export function testGateway(opts: TestGatewayOptions = {}): TestGateway {
   const statements: string[] = [];
   const url = opts.url ?? inject('databaseUrl');
-  const sql = createSql(url, opts.pool ?? { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 },
-    (_conn, query) => statements.push(query));
-  const app = createApp({ sql, logger: createLogger('silent'), production: opts.production, ...opts });
+  const pool = opts.pool ?? { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 };
+  const sql = createSql(url, pool, (_conn, query) => statements.push(query));
+  const writeSql = opts.writePool === 'shared' ? sql
+    : createSql(url, opts.writePool ?? { ...pool, poolMax: 4, pool: 'write pool' }, (_conn, query) => statements.push(query));
+  const app = createApp({ sql, writeSql, logger: createLogger('silent'), production: opts.production, ...opts });
   return {
     url,
     sql,
+    writeSql,
     statements,
     app,
     gql: (query, variables) => gql(app, query, variables),
-    close: () => sql.end({ timeout: 5 }),
+    close: async () => { await Promise.all([sql.end({ timeout: 5 }), writeSql !== sql && writeSql.end({ timeout: 5 })]); },
   };
 }
 

@@ -9,25 +9,35 @@ import { StreamEnd, type Delivery } from '../src/live/hub.js';
 import { sleep } from '../src/util.js';
 import { sseEvents } from './raw-clients.js';
 
-export interface LiveGateway extends Gateway { sql: Sql; feedSql: Sql; url: string; wsUrl: string; stop(): Promise<void> }
+export interface LiveGateway extends Gateway { sql: Sql; feedSql: Sql; writeSql: Sql; url: string; wsUrl: string; stop(): Promise<void> }
+
+export interface LiveOptions extends Omit<GatewayOptions, 'feedSql' | 'writeSql'> {
+  /** The write pool's size and queue (default 4 + 100, as PG_WRITE_POOL_MAX); 'shared': mutations use the snapshot pool. */
+  writePool?: { poolMax: number; poolQueueMax?: number } | 'shared';
+}
 
 export async function liveGateway(
   overrides: Partial<GatewayConfig> = {}, url = inject('databaseUrl'), logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
-  options: Omit<GatewayOptions, 'feedSql'> = {},
+  { writePool, ...options }: LiveOptions = {},
 ): Promise<LiveGateway> {
   const sql = createSql(url, { poolMax: 10, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
   const feedSql = createSql(url, { poolMax: 2, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 });
+  const writeSql = writePool === 'shared' ? sql
+    : createSql(url, { poolMax: 4, ...writePool, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000, pool: 'write pool' });
   const gw = await startGateway(sql, {
     port: 0, host: '127.0.0.1', liveBufferLimit: 10_000, livePollMs: 1000,
     changeLogRetentionSeconds: 86_400, changeLogPruneSeconds: 0, production: false, maxInFlight: 256, poolMax: 10,
     graphiql: true, introspection: true, maxBatch: 10,
     authRequired: false, wsMaxPayloadBytes: 1024 * 1024, wsMaxSubscriptions: 100, wsMaxSocketsPerKey: 50, ...overrides,
-  }, logger, { ...options, feedSql });
+  }, logger, { ...options, feedSql, writeSql: writeSql === sql ? undefined : writeSql });
   return {
-    ...gw, sql, feedSql,
+    ...gw, sql, feedSql, writeSql,
     url: `http://127.0.0.1:${gw.port}/graphql`,
     wsUrl: `ws://127.0.0.1:${gw.port}/graphql`,
-    async stop() { await gw.close(); await Promise.all([sql.end({ timeout: 5 }), feedSql.end({ timeout: 5 })]); },
+    async stop() {
+      await gw.close();
+      await Promise.all([sql.end({ timeout: 5 }), feedSql.end({ timeout: 5 }), writeSql !== sql && writeSql.end({ timeout: 5 })]);
+    },
   };
 }
 

@@ -13,13 +13,13 @@ export type Queryable = Sql | Tx;
 // postgres.js queues work for a busy pool without bound; this caps the
 // transactions in progress or waiting at poolMax + poolQueueMax, and refuses
 // the rest at once (OVERLOADED) instead of letting them wait past their budget.
-const gates = new WeakMap<Sql, { active: number; limit: number }>();
+// Each pool has its own gate: a flood of writes fills the write pool's, never the snapshots'.
+const gates = new WeakMap<Sql, { active: number; limit: number; pool: string }>();
 
-export function createSql(
-  url: string,
-  config: Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'> & Partial<Pick<Config, 'poolQueueMax'>>,
-  debug?: (connection: number, query: string) => void,
-): Sql {
+export type PoolConfig = Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'> & Partial<Pick<Config, 'poolQueueMax'>>
+  & { /** Names the pool in its OVERLOADED message (default: the database pool). */ pool?: string };
+
+export function createSql(url: string, config: PoolConfig, debug?: (connection: number, query: string) => void): Sql {
   const sql = postgres(url, {
     max: config.poolMax,
     connect_timeout: config.connectTimeoutSeconds,
@@ -42,16 +42,19 @@ export function createSql(
     },
     ...(debug ? { debug: (conn: number, query: string) => debug(conn, query) } : {}),
   });
-  gates.set(sql, { active: 0, limit: config.poolMax + (config.poolQueueMax ?? 100) });
+  gates.set(sql, { active: 0, limit: config.poolMax + (config.poolQueueMax ?? 100), pool: config.pool ?? 'database pool' });
   return sql;
 }
+
+/** Transactions admitted to `sql` now (in progress or waiting for a connection), for a gauge. */
+export const admittedNow = (sql: Sql): number => gates.get(sql)?.active ?? 0;
 
 /** Runs one transaction's worth of work if the pool's queue has room; OVERLOADED otherwise. */
 export async function admitted<T>(sql: Sql, fn: () => Promise<T>): Promise<T> {
   const gate = gates.get(sql);
   if (!gate) return fn();
   if (gate.active >= gate.limit) {
-    throw new DomainError('OVERLOADED', 'The gateway\'s database pool is saturated; retry shortly', {
+    throw new DomainError('OVERLOADED', `The gateway's ${gate.pool} is saturated; retry shortly`, {
       http: httpStatus('OVERLOADED', { 'retry-after': '1' }),
     });
   }

@@ -9,6 +9,7 @@ import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode 
 import type { Plugin } from 'graphql-yoga';
 import client from 'prom-client';
 import type { Context } from '../context.js';
+import { admittedNow, type Sql } from '../db/client.js';
 import type { ChangeHub } from '../live/hub.js';
 import { rateLimitStats } from '../auth/rate-limits.js';
 import type { DecisionLog } from '../log/decision-log.js';
@@ -20,6 +21,8 @@ interface Op { type: string; field: string }
 export interface MetricsOptions {
   hub?: ChangeHub;
   poolMax: number;
+  /** The write pool (PG_WRITE_POOL_MAX), when writes have their own: its gate's count is a gauge. */
+  writeSql?: Sql;
   /** When set, /metrics answers only `Authorization: Bearer <token>`. */
   token?: string;
   decisionLog?: DecisionLog;
@@ -72,7 +75,7 @@ function describe(document: DocumentNode, operationName: string | null | undefin
   return op ? { type: op.operation, field: rootField(op) } : { type: 'invalid', field: 'none' };
 }
 
-export function useMetrics({ hub, poolMax, token, decisionLog, serverTiming = false }: MetricsOptions): Plugin {
+export function useMetrics({ hub, poolMax, writeSql, token, decisionLog, serverTiming = false }: MetricsOptions): Plugin {
   const registry = new client.Registry();
   // With WORKERS > 1 each process answers for itself; the pid tells the series apart.
   registry.setDefaultLabels({ pid: String(process.pid) });
@@ -102,6 +105,12 @@ export function useMetrics({ hub, poolMax, token, decisionLog, serverTiming = fa
     name: 'gateway_pool_snapshot_connections', help: 'Pool connections held by snapshot transactions now',
     registers: [registry], collect() { this.set(snapshotsInFlight.count); },
   });
+  if (writeSql) {
+    new client.Gauge({
+      name: 'gateway_write_transactions', help: 'Write transactions admitted to the write pool now, in progress or waiting for a connection',
+      registers: [registry], collect() { this.set(admittedNow(writeSql)); },
+    });
+  }
   new client.Counter({
     name: 'gateway_replica_retries_total',
     help: 'Query snapshots retried elsewhere because their read replica was down or cancelled the read (recovery conflict)',
