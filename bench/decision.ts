@@ -111,6 +111,7 @@ function purchaseStream(url: string, perSecond: number) {
   let stop = false;
   let sent = 0;
   let failed = 0;
+  const batchMs: number[] = []; // each answered batch's latency, from its send
   const batchesPerS = Math.min(perSecond, 50);
   const perBatch = Math.max(1, Math.round(perSecond / batchesPerS));
   const body = () => JSON.stringify({
@@ -124,10 +125,21 @@ function purchaseStream(url: string, perSecond: number) {
     for (let i = 0; !stop; i++) {
       const wait = start + (i * 1000) / batchesPerS - performance.now();
       if (wait > 0) await sleep(wait);
-      void post(url, body(), { via: secondAgent }).then((r) => { if (isOk(r)) sent += perBatch; else failed++; }, () => { failed++; });
+      const t0 = performance.now();
+      void post(url, body(), { via: secondAgent }).then((r) => {
+        if (isOk(r)) { sent += perBatch; batchMs.push(performance.now() - t0); } else failed++;
+      }, () => { failed++; });
     }
   })();
-  return { stop: async () => { stop = true; await loop; return { purchases: sent, failedBatches: failed }; } };
+  return {
+    stop: async () => {
+      stop = true;
+      await loop;
+      batchMs.sort((a, b) => a - b);
+      const r = (x: number) => Math.round(x * 10) / 10;
+      return { purchases: sent, failedBatches: failed, batchP50Ms: r(percentile(batchMs, 50)), batchP99Ms: r(percentile(batchMs, 99)) };
+    },
+  };
 }
 
 async function sqlFloor(db: Awaited<ReturnType<typeof benchDatabase>>, n: number, clients: number): Promise<Run> {
@@ -256,18 +268,25 @@ async function tailAt(db: Awaited<ReturnType<typeof benchDatabase>>, gw: Awaited
 
 // BENCH_BASE_DIR: worktrees of older commits, comma-separated (node_modules in place), served side by side: saturation
 // of each, then tail phases alternating builds (ABBA), each at 60% of its own saturation and at 250/s.
+// BENCH_VARIANTS: more gateways of this tree with other settings, `name:KEY=v;KEY=v,name2:…` (e.g. `w1:PG_WRITE_POOL_MAX=1`).
 async function tailMain() {
   const db = await benchDatabase({ statStatements: true });
   await seedCatalog(db.sql);
   const workers = process.env.WORKERS || '1';
   const base = process.env.BENCH_BASE_DIR;
   const bases = (base ?? '').split(',').filter(Boolean);
-  const builds = [{ name: 'new', cwd: undefined as string | undefined }, ...bases.map((cwd, i) => ({ name: bases.length > 1 ? `base${i + 1}` : 'base', cwd }))];
+  const variants = (process.env.BENCH_VARIANTS ?? '').split(',').filter(Boolean).map((v) => {
+    const [name, settings = ''] = v.split(':');
+    return { name: name!, cwd: undefined, env: Object.fromEntries(settings.split(';').filter(Boolean).map((kv) => kv.split('=') as [string, string])) };
+  });
+  const builds: { name: string; cwd: string | undefined; env?: Record<string, string> }[] = [
+    { name: 'new', cwd: undefined }, ...bases.map((cwd, i) => ({ name: bases.length > 1 ? `base${i + 1}` : 'base', cwd })), ...variants,
+  ];
   const env = { PG_POOL_MAX: '16', WORKERS: workers, SERVER_TIMING: '1' };
-  const gws = await Promise.all(builds.map((b) => startGateway(db.url, env, 'src/server.ts', b.cwd)));
+  const gws = await Promise.all(builds.map((b) => startGateway(db.url, { ...env, ...b.env }, 'src/server.ts', b.cwd)));
   const results: Record<string, unknown> = {
     when: new Date().toISOString(), commit: process.env.BENCH_COMMIT, baseCommit: process.env.BENCH_BASE_COMMIT, machine: { ...machine(), postgres: db.pgVersion },
-    settings: { seconds: SECONDS, tailSeconds: TAIL_SECONDS, clients: CLIENTS, hotSkus: HOT, purchasesPerS: PURCHASES_PER_S, gatewayWorkers: Number(workers), statStatements: db.statStatementsOn },
+    settings: { seconds: SECONDS, tailSeconds: TAIL_SECONDS, clients: CLIENTS, hotSkus: HOT, purchasesPerS: PURCHASES_PER_S, gatewayWorkers: Number(workers), statStatements: db.statStatementsOn, env, builds },
   };
   // The purchase stream goes to the build under test (the write path is part of what is compared).
   const withStream = async <T>(i: number, f: () => Promise<T>) => {
@@ -282,14 +301,14 @@ async function tailMain() {
       console.log(`${b.name}: saturation, 50 candidates, 16 clients:`, saturation[b.name]);
     }
     const tails: Record<string, unknown>[] = [];
-    const rounds = base ? 2 : 1;
+    const rounds = builds.length > 1 ? 2 : 1;
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? builds.map((_, i) => i) : builds.map((_, i) => i).reverse();
       for (const i of order) {
         for (const rate of [Math.round(saturation[builds[i]!.name]!.decisionsPerS * 0.6), 250]) {
           const t = await withStream(i, () => tailAt(db, gws[i]!, rate));
           const row = { build: builds[i]!.name, round: r, ...t };
-          console.log(JSON.stringify({ build: row.build, rate, p50: t.p50, p99: t.p99, p99OverP50: t.p99OverP50, errors: t.errors, loadAvg: t.loadAvg, slow: t.attribution.slowest1pct }));
+          console.log(JSON.stringify({ build: row.build, rate, p50: t.p50, p99: t.p99, p99OverP50: t.p99OverP50, errors: t.errors, loadAvg: t.loadAvg, slow: t.attribution.slowest1pct, purchases: t.purchaseStream }));
           tails.push(row);
         }
       }
@@ -301,9 +320,9 @@ async function tailMain() {
     closeHttpAgent();
   }
   fs.mkdirSync('bench/results', { recursive: true });
-  const file = `bench/results/tail-${base ? 'ab-' : ''}${String(results.when).replace(/[:.]/g, '-')}.json`;
+  const file = `bench/results/tail-${builds.length > 1 ? 'ab-' : ''}${String(results.when).replace(/[:.]/g, '-')}.json`;
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  if (!base) fs.writeFileSync('bench/results/tail-latest.json', `${JSON.stringify(results, null, 2)}\n`);
+  if (builds.length === 1) fs.writeFileSync('bench/results/tail-latest.json', `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${file}`);
 }
 
