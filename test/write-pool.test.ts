@@ -4,7 +4,7 @@
 // The lock is held from outside to make writers queue: an order, not a timing.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { items, ownDatabase, uid } from './helpers.js';
+import { items, ownDatabase, testGateway, uid, UPSERT } from './helpers.js';
 import { liveGateway, post, postAs, until, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 
 const CHANGE_LOG_LOCK = 72_310_002; // src/live/changelog.ts
@@ -117,5 +117,27 @@ describe('a write flood', () => {
     for (const r of done) expect(r.body.errors).toBeUndefined();
     const after = await post(gw.url, DECIDE, { c: [sku] });
     expect(after.data.decisionContext.candidates[0].inventory.available).toBe(47);
+  });
+});
+
+describe('the change-log append', () => {
+  it('is pipelined: while a write waits for the lock, its insert and NOTIFY are already sent (COMMIT is all that is left to round-trip)', async () => {
+    const gw = testGateway({ url: db.url });
+    const p = uid('wpipe');
+    try {
+      expect((await gw.gql(UPSERT, { items: items(p, { a: { available: 5 } }) })).errors).toBeUndefined();
+      const release = await holdChangeLog();
+      gw.statements.length = 0;
+      const write = gw.gql(`mutation { setInventory(sku: "${p}-a", available: 4) { available } }`);
+      await until(async () => (await blocked()) >= 1);
+      const sent = gw.statements.slice();
+      await release();
+      expect((await write).data.setInventory.available).toBe(4);
+      const lockAt = sent.findIndex((q) => q.includes('pg_advisory_xact_lock'));
+      expect(lockAt).toBeGreaterThanOrEqual(0);
+      expect(sent.slice(lockAt + 1).map((q) => q.trim())).toEqual([expect.stringMatching(/^insert into change_log/), expect.stringMatching(/^select pg_notify/)]);
+    } finally {
+      await gw.close();
+    }
   });
 });
