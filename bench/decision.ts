@@ -112,6 +112,7 @@ function purchaseStream(url: string, perSecond: number) {
   let sent = 0;
   let failed = 0;
   const batchMs: number[] = []; // each answered batch's latency, from its send
+  const inflight = new Set<Promise<void>>();
   const batchesPerS = Math.min(perSecond, 50);
   const perBatch = Math.max(1, Math.round(perSecond / batchesPerS));
   const body = () => JSON.stringify({
@@ -126,15 +127,19 @@ function purchaseStream(url: string, perSecond: number) {
       const wait = start + (i * 1000) / batchesPerS - performance.now();
       if (wait > 0) await sleep(wait);
       const t0 = performance.now();
-      void post(url, body(), { via: secondAgent }).then((r) => {
+      const sending: Promise<void> = post(url, body(), { via: secondAgent }).then((r) => {
         if (isOk(r)) { sent += perBatch; batchMs.push(performance.now() - t0); } else failed++;
-      }, () => { failed++; });
+      }, () => { failed++; }).finally(() => inflight.delete(sending));
+      inflight.add(sending);
     }
   })();
   return {
     stop: async () => {
       stop = true;
       await loop;
+      // Drained before the next phase: a backlog of writes still queued on the change-log lock (shared by every
+      // gateway on the database) would otherwise stall the next phase's writers, on whichever build it measures.
+      await Promise.all(inflight);
       batchMs.sort((a, b) => a - b);
       const r = (x: number) => Math.round(x * 10) / 10;
       return { purchases: sent, failedBatches: failed, batchP50Ms: r(percentile(batchMs, 50)), batchP99Ms: r(percentile(batchMs, 99)) };
@@ -277,7 +282,8 @@ async function tailMain() {
   const bases = (base ?? '').split(',').filter(Boolean);
   const variants = (process.env.BENCH_VARIANTS ?? '').split(',').filter(Boolean).map((v) => {
     const [name, settings = ''] = v.split(':');
-    return { name: name!, cwd: undefined, env: Object.fromEntries(settings.split(';').filter(Boolean).map((kv) => kv.split('=') as [string, string])) };
+    const pairs = settings.split(';').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]);
+    return { name: name!, cwd: undefined, env: Object.fromEntries(pairs) };
   });
   const builds: { name: string; cwd: string | undefined; env?: Record<string, string> }[] = [
     { name: 'new', cwd: undefined }, ...bases.map((cwd, i) => ({ name: bases.length > 1 ? `base${i + 1}` : 'base', cwd })), ...variants,

@@ -120,7 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPort: int('EMBEDDED_PG_PORT', 54329, env),
     poolMax: int('PG_POOL_MAX', 10, env),
     poolQueueMax: int('PG_POOL_QUEUE_MAX', 100, env),
-    writePoolMax: int('PG_WRITE_POOL_MAX', 4, env),
+    writePoolMax: int('PG_WRITE_POOL_MAX', 8, env),
     writePoolQueueMax: int('PG_WRITE_POOL_QUEUE_MAX', 100, env),
     feedPoolMax: int('FEED_POOL_MAX', 2, env),
     readReplicaUrls: (env.READ_REPLICA_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean),

@@ -21,7 +21,7 @@ export const ERRORS = {
   INSUFFICIENT_STOCK: { status: 200, meaning: 'A batch would take a SKU\'s sellable stock below zero (`extensions.skus`); the whole batch was refused.' },
   LIMIT_EXCEEDED: { status: 200, meaning: 'A work or connection bound, named in the message (429 with `Retry-After` for the per-key candidates in flight).' },
   RATE_LIMITED: { status: 429, meaning: 'The API key ran more operations than its rate limit (`RATE_LIMITS` or its own); retry after `Retry-After` (`extensions.retryAfterSeconds`).' },
-  OVERLOADED: { status: 503, meaning: 'Load shed: too many requests in flight or the database pool\'s queue is full; retry after `Retry-After`.' },
+  OVERLOADED: { status: 503, meaning: 'Load shed: too many requests in flight or a database pool\'s queue is full (the write pool\'s, for a mutation); retry after `Retry-After`.' },
   TIMEOUT: { status: 200, meaning: 'The database work took longer than `PG_STATEMENT_TIMEOUT_MS` and was cancelled; nothing was written; split the batch (no `Retry-After`: repeating it would time out again).' },
   UNAVAILABLE: { status: 503, meaning: 'The database is unreachable, or API keys are not loaded yet; retry shortly (503 when the whole request is refused).' },
   CURSOR_EXPIRED: { status: 200, meaning: 'A subscription\'s cursor is older than the retained change log (`extensions` carries the last valid cursor); resync from a decision\'s `snapshot.cursor`.' },

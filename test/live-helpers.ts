@@ -12,7 +12,7 @@ import { sseEvents } from './raw-clients.js';
 export interface LiveGateway extends Gateway { sql: Sql; feedSql: Sql; writeSql: Sql; url: string; wsUrl: string; stop(): Promise<void> }
 
 export interface LiveOptions extends Omit<GatewayOptions, 'feedSql' | 'writeSql'> {
-  /** The write pool's size and queue (default 4 + 100, as PG_WRITE_POOL_MAX); 'shared': mutations use the snapshot pool. */
+  /** The write pool's size and queue (default 4 + 100: tests run many gateways at once); 'shared': mutations use the snapshot pool. */
   writePool?: { poolMax: number; poolQueueMax?: number } | 'shared';
 }
 
