@@ -292,7 +292,7 @@ async function tailMain() {
   const gws = await Promise.all(builds.map((b) => startGateway(db.url, { ...env, ...b.env }, 'src/server.ts', b.cwd)));
   const results: Record<string, unknown> = {
     when: new Date().toISOString(), commit: process.env.BENCH_COMMIT, baseCommit: process.env.BENCH_BASE_COMMIT, machine: { ...machine(), postgres: db.pgVersion },
-    settings: { seconds: SECONDS, tailSeconds: TAIL_SECONDS, clients: CLIENTS, hotSkus: HOT, purchasesPerS: PURCHASES_PER_S, gatewayWorkers: Number(workers), statStatements: db.statStatementsOn, env, builds },
+    settings: { rounds: process.env.BENCH_ROUNDS, tailRates: process.env.BENCH_TAIL_RATES, tailCommon: process.env.BENCH_TAIL_COMMON, seconds: SECONDS, tailSeconds: TAIL_SECONDS, clients: CLIENTS, hotSkus: HOT, purchasesPerS: PURCHASES_PER_S, gatewayWorkers: Number(workers), statStatements: db.statStatementsOn, env, builds },
   };
   // The purchase stream goes to the build under test (the write path is part of what is compared).
   const withStream = async <T>(i: number, f: () => Promise<T>) => {
@@ -307,7 +307,9 @@ async function tailMain() {
       console.log(`${b.name}: saturation, 50 candidates, 16 clients:`, saturation[b.name]);
     }
     const tails: Record<string, unknown>[] = [];
-    const rounds = builds.length > 1 ? 2 : 1;
+    const rounds = builds.length > 1 ? Number(process.env.BENCH_ROUNDS || 2) : 1;
+    // BENCH_TAIL_RATES: fixed rates instead (e.g. `50`), for a box too loaded for its saturation to mean much.
+    const fixedRates = (process.env.BENCH_TAIL_RATES ?? '').split(',').filter(Boolean).map(Number);
     // BENCH_TAIL_COMMON=1: every build at 60% of the lowest saturation measured, so one box-load dip in one
     // build's saturation run does not give it an easier rate than the others.
     const lowest = Math.min(...Object.values(saturation).map((s) => s.decisionsPerS));
@@ -315,7 +317,7 @@ async function tailMain() {
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? builds.map((_, i) => i) : builds.map((_, i) => i).reverse();
       for (const i of order) {
-        for (const rate of [rateOf(builds[i]!.name), 250]) {
+        for (const rate of fixedRates.length ? fixedRates : [rateOf(builds[i]!.name), 250]) {
           const t = await withStream(i, () => tailAt(db, gws[i]!, rate));
           const row = { build: builds[i]!.name, round: r, ...t };
           console.log(JSON.stringify({ build: row.build, rate, p50: t.p50, p99: t.p99, p99OverP50: t.p99OverP50, errors: t.errors, loadAvg: t.loadAvg, slow: t.attribution.slowest1pct, purchases: t.purchaseStream }));
