@@ -7,7 +7,7 @@ import os from 'node:os';
 import { v7 as uuidv7 } from 'uuid';
 import { createLogger } from '../src/logger.js';
 import { DecisionLog, type LoggedDecision } from '../src/log/decision-log.js';
-import { readFacts, readState } from '../src/reads/decision-sql.js';
+import { hasEventLists, readFacts, readState } from '../src/reads/decision-sql.js';
 import { toCandidate } from '../src/schema/candidate.js';
 import { sleep } from '../src/util.js';
 import {
@@ -158,7 +158,7 @@ async function sqlFloor(db: Awaited<ReturnType<typeof benchDatabase>>, n: number
       const t0 = performance.now();
       try {
         await db.sql.begin('isolation level repeatable read read only', (tx) => Promise.all([
-          readFacts(tx, { userId: v.u, sessionId: v.s, region: v.r }), readState(tx, v.c),
+          readFacts(tx, { userId: v.u, sessionId: v.s, region: v.r, eventLists: true }), readState(tx, v.c),
         ]));
         if (measuring) lat.push(performance.now() - t0);
       } catch {
@@ -357,8 +357,9 @@ async function logMetrics(url: string): Promise<Record<string, number>> {
 async function logWriterCeiling(db: Awaited<ReturnType<typeof benchDatabase>>, count: number) {
   const { variables: v } = JSON.parse(decisionBody(50));
   const [facts, states] = await db.sql.begin('isolation level repeatable read read only', (tx) => Promise.all([
-    readFacts(tx, { userId: v.u, sessionId: v.s, region: v.r }), readState(tx, v.c),
+    readFacts(tx, { userId: v.u, sessionId: v.s, region: v.r, eventLists: true }), readState(tx, v.c),
   ]));
+  if (!hasEventLists(facts)) throw new Error('facts read without event lists');
   const candidates = states.map((s) => toCandidate(s, facts, true));
   const log = new DecisionLog({ sql: db.sql, logger: createLogger('warn'), sample: 0, queueRows: count * 50, flushMs: 3_600_000, batchRows: 10_000 });
   for (let i = 0; i < count; i++) {

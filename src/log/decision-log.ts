@@ -10,7 +10,7 @@ import type { Sql } from '../db/client.js';
 import { toIsoUtc } from '../db/timestamps.js';
 import type { Logger } from '../logger.js';
 import type { Event, Flag } from '../domain.js';
-import type { Facts } from '../reads/decision-sql.js';
+import type { FactsWithLists } from '../reads/decision-sql.js';
 import type { SnapshotSource } from '../reads/replicas.js';
 import type { CandidateShape } from '../schema/candidate.js';
 import { dayStart, ensurePartitions, insertDecisionBatch, type DecisionLogRow } from '../writes/decision-log.js';
@@ -25,7 +25,8 @@ export interface LoggedDecision {
   sessionId: string | null;
   region: string | null;
   snapshot: SnapshotShape;
-  facts: Facts;
+  /** Read with eventLists: the lists are logged. */
+  facts: FactsWithLists;
   /** In request order, duplicates included. */
   candidates: CandidateShape[];
 }

@@ -47,14 +47,15 @@ function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Pro
 
 /**
  * An event list: the facts statement prefetches the first `prefetchSize`
- * events; a longer limit costs one more statement (batched across the operation).
+ * events (null: it did not, see FactsKey.eventLists); a longer limit, or none
+ * prefetched, costs one more statement (batched across the operation).
  */
-export function eventList(loaders: Loaders, prefetched: Event[], prefetchSize: number, key: EventListKey): Event[] | Promise<Event[]> {
-  if (key.limit <= prefetched.length || prefetched.length < prefetchSize) return prefetched.slice(0, key.limit);
+export function eventList(loaders: Loaders, prefetched: Event[] | null, prefetchSize: number, key: EventListKey): Event[] | Promise<Event[]> {
+  if (prefetched && (key.limit <= prefetched.length || prefetched.length < prefetchSize)) return prefetched.slice(0, key.limit);
   return loaders.eventLists.load(key);
 }
 
-const factsCacheKey = (k: FactsKey) => `${k.userId}\u0000${k.sessionId ?? ''}\u0000${k.region ?? ''}`;
+const factsCacheKey = (k: FactsKey) => `${k.userId}\u0000${k.sessionId ?? ''}\u0000${k.region ?? ''}\u0000${k.eventLists}`;
 
 export function createLoaders(tx: Queryable, outside?: OutsideReaders): Loaders {
   // Production passes no `outside`: every reader is the transaction, at the cost of four undefined checks.

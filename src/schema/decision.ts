@@ -1,3 +1,4 @@
+import { Kind, type FieldNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { may } from '../auth/roles.js';
@@ -5,6 +6,7 @@ import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { DomainError, parseInput } from '../errors.js';
 import type { LoggedDecision, SnapshotShape } from '../log/decision-log.js';
+import { hasEventLists } from '../reads/decision-sql.js';
 import { lagBoundMs } from '../reads/replicas.js';
 import { loadersOf } from '../reads/snapshot.js';
 import { CandidateContextRef, toCandidate, type CandidateShape } from './candidate.js';
@@ -19,6 +21,8 @@ interface DecisionShape {
   sessionId: string | null;
   candidates: string[];
   region: string | null;
+  /** The facts statement prefetches the event lists (FactsKey.eventLists). */
+  eventLists: boolean;
   /** What the answer's snapshot and candidates fields served, kept for the decision log (the same objects). */
   served: { snapshot?: SnapshotShape; candidates?: CandidateShape[] };
 }
@@ -49,7 +53,37 @@ export const SnapshotRef = builder.objectRef<SnapshotShape>('Snapshot').implemen
 // Sibling fields load in the same tick: facts and candidate state go out as
 // two pipelined statements on the request's snapshot transaction.
 const facts = (d: DecisionShape, ctx: Context) =>
-  loadersOf(ctx).facts.load({ userId: d.userId, sessionId: d.sessionId, region: d.region });
+  loadersOf(ctx).facts.load({ userId: d.userId, sessionId: d.sessionId, region: d.region, eventLists: d.eventLists });
+
+const LIST_FIELDS = new Set(['recentEvents', 'recentPurchases']);
+
+/**
+ * Whether a selection asks for an event list anywhere below it (fragments included,
+ * @skip/@include ignored): then the facts statement prefetches them. Erring either way
+ * changes no answer (a list not prefetched is read by one more statement), only the cost.
+ */
+function selectsEventLists(set: SelectionSetNode | undefined, info: Pick<GraphQLResolveInfo, 'fragments'>, seen = new Set<string>()): boolean {
+  if (!set) return false;
+  return set.selections.some((s) => {
+    if (s.kind === Kind.FIELD) return LIST_FIELDS.has(s.name.value) || selectsEventLists(s.selectionSet, info, seen);
+    if (s.kind === Kind.INLINE_FRAGMENT) return selectsEventLists(s.selectionSet, info, seen);
+    if (seen.has(s.name.value)) return false;
+    seen.add(s.name.value);
+    return selectsEventLists(info.fragments[s.name.value]?.selectionSet, info, seen);
+  });
+}
+
+// A compiled operation keeps its field nodes: each is walked once.
+const listsByNode = new WeakMap<FieldNode, boolean>();
+export function wantsEventLists(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>): boolean {
+  const node = info.fieldNodes[0]!;
+  let wants = info.fieldNodes.length === 1 ? listsByNode.get(node) : undefined;
+  if (wants === undefined) {
+    wants = info.fieldNodes.some((n) => selectsEventLists(n.selectionSet, info));
+    if (info.fieldNodes.length === 1) listsByNode.set(node, wants);
+  }
+  return wants;
+}
 
 // The lag bound fixed when the snapshot was taken (reads/replicas.ts); 0 on the primary.
 async function snapshotOf(d: DecisionShape, ctx: Context): Promise<SnapshotShape> {
@@ -76,6 +110,7 @@ function logAfterAnswer(d: DecisionShape, ctx: Context): void {
   (ctx.deferred ??= []).push({
     inside: async () => {
       const f = await facts(d, ctx);
+      if (!hasEventLists(f)) throw new Error('a logged decision\'s facts were read without its event lists'); // d.eventLists is set when logged
       entry = {
         decisionId: d.decisionId, keyId: ctx.principal?.id ?? null,
         userId: d.userId, sessionId: d.sessionId, region: d.region,
@@ -138,7 +173,7 @@ builder.queryField('decisionContext', (t) => t.field({
         + '(read on a replica that has replayed it, else on the primary). Same as the x-consistency-token request header.',
     }),
   },
-  resolve: (_, raw, ctx) => {
+  resolve: (_, raw, ctx, info) => {
     const args = parseInput(argsSchema, {
       userId: raw.userId,
       sessionId: raw.sessionId ?? null,
@@ -149,7 +184,8 @@ builder.queryField('decisionContext', (t) => t.field({
       throw new DomainError('FORBIDDEN', 'log: true needs a key with the writer or admin role (other keys are logged by sampling only)', { field: 'log' });
     }
     const logged = ctx.decisionLog !== undefined && (raw.log === true || ctx.decisionLog.sampled());
-    const d: DecisionShape = { ...args, decisionId: uuidv7(), logged, served: {} };
+    // A logged decision logs the lists (log/decision-log.ts): prefetched whatever the query selects.
+    const d: DecisionShape = { ...args, decisionId: uuidv7(), logged, eventLists: logged || wantsEventLists(info), served: {} };
     if (logged) logAfterAnswer(d, ctx);
     return d;
   },

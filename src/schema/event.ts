@@ -24,7 +24,7 @@ export const EventRef = builder.objectRef<Event>('Event').implement({
 });
 
 /** A `[Event!]!` field's answer for its `limit` argument (validated here): prefetched by facts, or one more statement. */
-export function eventsUpTo(ctx: Context, limit: number, prefetched: Event[], prefetchSize: number, key: Omit<EventListKey, 'limit'>) {
+export function eventsUpTo(ctx: Context, limit: number, prefetched: Event[] | null, prefetchSize: number, key: Omit<EventListKey, 'limit'>) {
   const valid = parseInput(limitSchema, limit, 'limit');
   return eventList(loadersOf(ctx), prefetched, prefetchSize, { ...key, limit: valid });
 }
