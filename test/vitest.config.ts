@@ -18,5 +18,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     fileParallelism: true,
     maxWorkers: 2,
+    // Gateways the tests start as processes run one worker (the default is one per core) unless a test sets it.
+    env: { WORKERS: '1' },
   },
 });
