@@ -63,7 +63,7 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, root:
 // Driver errors that mean "the database is not reachable right now".
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED',
-  'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P02', '57P03', '08006', '08001', '08003',
+  'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'SNAPSHOT_DEADLINE', '57P01', '57P02', '57P03', '08006', '08001', '08003',
 ]);
 
 export function isUnavailable(err: unknown): boolean {

@@ -14,7 +14,7 @@ export type Queryable = Sql | Tx;
 // transactions in progress or waiting at poolMax + poolQueueMax, and refuses
 // the rest at once (OVERLOADED) instead of letting them wait past their budget.
 // Each pool has its own gate: a flood of writes fills the write pool's, never the snapshots'.
-const gates = new WeakMap<Sql, { active: number; limit: number; pool: string }>();
+const gates = new WeakMap<Sql, { active: number; limit: number; pool: string; deadlineMs: number }>();
 
 export type PoolConfig = Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'> & Partial<Pick<Config, 'poolQueueMax'>>
   & { /** Names the pool in its OVERLOADED message (default: the database pool). */ pool?: string };
@@ -42,7 +42,11 @@ export function createSql(url: string, config: PoolConfig, debug?: (connection: 
     },
     ...(debug ? { debug: (conn: number, query: string) => debug(conn, query) } : {}),
   });
-  gates.set(sql, { active: 0, limit: config.poolMax + (config.poolQueueMax ?? 100), pool: config.pool ?? 'database pool' });
+  gates.set(sql, {
+    active: 0, limit: config.poolMax + (config.poolQueueMax ?? 100), pool: config.pool ?? 'database pool',
+    // A read-only transaction outliving this gets UNAVAILABLE (see withDeadline).
+    deadlineMs: config.statementTimeoutMs * 2 + config.connectTimeoutSeconds * 1000,
+  });
   return sql;
 }
 
@@ -63,5 +67,25 @@ export async function admitted<T>(sql: Sql, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } finally {
     gate.active--;
+  }
+}
+
+/**
+ * A read-only transaction on `sql` that has not settled by the pool's deadline (twice the statement timeout plus
+ * the connect timeout) fails with code SNAPSHOT_DEADLINE (UNAVAILABLE to the client). postgres.js 3.4.9 can leave
+ * a transaction's promise pending forever when the server kills its connection mid-transaction under load
+ * (test/backend-kill.test.ts found it); a read-only one can be abandoned safely, a write could not.
+ */
+export async function withDeadline<T>(sql: Sql, work: Promise<T>): Promise<T> {
+  const deadlineMs = gates.get(sql)?.deadlineMs;
+  if (!deadlineMs) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`a read-only transaction did not settle within ${deadlineMs} ms`), { code: 'SNAPSHOT_DEADLINE' })), deadlineMs);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }

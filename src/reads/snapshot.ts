@@ -4,7 +4,7 @@
 // (each opens its own read-write transaction); subscriptions never reach onExecute.
 import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { admitted, type Sql, type Tx } from '../db/client.js';
+import { admitted, withDeadline, type Sql, type Tx } from '../db/client.js';
 import type { Context, Deferred, SnapshotTiming } from '../context.js';
 import { DomainError } from '../errors.js';
 import { createLoaders, createOneStatementLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
@@ -86,12 +86,12 @@ async function inOneStatement<T>(sql: Sql, fn: () => Promise<T>, timing: Snapsho
 export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
   snapshotsInFlight.count++;
   try {
-    return await admitted(sql, async () => (await sql.begin('isolation level repeatable read read only', async (tx) => {
+    return await admitted(sql, async () => (await withDeadline(sql, sql.begin('isolation level repeatable read read only', async (tx) => {
       if (timing) timing.begunAt = performance.now();
       const result = await fn(tx);
       if (timing) timing.readAt = performance.now();
       return result;
-    }, { pipeline })) as T);
+    }, { pipeline }))) as T);
   } finally {
     snapshotsInFlight.count--;
   }
