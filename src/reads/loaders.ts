@@ -38,11 +38,10 @@ export type Reader = 'facts' | 'state' | 'eventLists' | 'db';
  */
 export interface OutsideReaders { sql: Queryable; names: ReadonlyArray<Reader> }
 
-function bySku<R extends { sku: string }>(read: (skus: readonly string[]) => Promise<R[]>) {
-  return async (skus: readonly string[]): Promise<(R | undefined)[]> => {
-    const rows = new Map((await read(skus)).map((r) => [r.sku, r]));
-    return skus.map((s) => rows.get(s));
-  };
+/** `rows` in the order of `skus` (readState answers a row for every SKU asked, in its own order). */
+function inSkuOrder<R extends { sku: string }>(rows: readonly R[], skus: readonly string[]): R[] {
+  const bySku = new Map(rows.map((r) => [r.sku, r]));
+  return skus.map((s) => bySku.get(s)!);
 }
 
 /**
@@ -68,8 +67,7 @@ export function createLoaders(tx: Queryable, outside?: OutsideReaders): Loaders 
     facts: new DataLoader((keys) => { loaders.statements += keys.length; return Promise.all(keys.map((k) => readFacts(factsDb, k))); }, {
       cacheKeyFn: factsCacheKey,
     }),
-    // readState returns a row for every requested SKU (left joins).
-    state: new DataLoader(bySku((skus) => { loaders.statements++; return readState(stateDb, skus); }) as (skus: readonly string[]) => Promise<StateRow[]>),
+    state: new DataLoader(async (skus) => { loaders.statements++; return inSkuOrder(await readState(stateDb, skus), skus); }),
     eventLists: new DataLoader((keys) => { loaders.statements++; return readEventLists(listsDb, keys); }, {
       cacheKeyFn: (k) => `${k.of}\u0000${k.id}\u0000${k.userId}\u0000${k.limit}`,
     }),
@@ -90,30 +88,25 @@ export function createOneStatementLoaders(pool: Queryable): Loaders {
   let state: Pending<string, StateRow> | undefined;
   let scheduled = false;
   let sent = false;
-  const escalate = (): never => {
+  // Marks the operation for the transaction path; the caller throws or rejects with it.
+  const escalate = () => {
     loaders.escalated = true;
-    throw new NeedsTransaction();
+    return new NeedsTransaction();
   };
   const flush = () => {
     scheduled = false;
     const [f, s] = [facts, state];
     facts = state = undefined;
     const fail = (e: unknown) => { f?.reject(e); s?.reject(e); };
-    try {
-      if (sent || (f && f.keys.length > 1)) escalate();
-    } catch (e) {
-      fail(e);
-      return;
-    }
+    if (sent || (f && f.keys.length > 1)) return fail(escalate());
     sent = true;
     loaders.statements++;
-    const read = f && s
-      ? readFactsAndState(pool, f.keys[0]!, s.keys)
-      : f ? readFacts(pool, f.keys[0]!).then((one) => ({ facts: one, state: [] as StateRow[] }))
+    const read = f && s ? readFactsAndState(pool, f.keys[0]!, s.keys)
+      : f ? readFacts(pool, f.keys[0]!).then((one) => ({ facts: one, state: [] }))
         : readState(pool, s!.keys).then((rows) => ({ facts: undefined, state: rows }));
     read.then(({ facts: one, state: rows }) => {
-      if (f) f.resolve([one!]);
-      if (s) { const bySku = new Map(rows.map((r) => [r.sku, r])); s.resolve(s.keys.map((k) => bySku.get(k)!)); }
+      f?.resolve([one!]);
+      s?.resolve(inSkuOrder(rows, s.keys));
     }, fail);
   };
   // Both loaders dispatch in the same tick (DataLoader: a nextTick after the loads' microtasks); the flush queued by
@@ -123,12 +116,12 @@ export function createOneStatementLoaders(pool: Queryable): Loaders {
     statements: 0,
     transactionStatements: 0,
     escalated: false,
-    get db(): Queryable { return escalate(); },
+    get db(): Queryable { throw escalate(); },
     facts: new DataLoader((keys) => new Promise<Facts[]>((resolve, reject) => { facts = { keys, resolve, reject }; schedule(); }), {
       cacheKeyFn: factsCacheKey,
     }),
     state: new DataLoader((skus) => new Promise<StateRow[]>((resolve, reject) => { state = { keys: skus, resolve, reject }; schedule(); })),
-    eventLists: new DataLoader(async () => escalate()),
+    eventLists: new DataLoader(async () => { throw escalate(); }),
   };
   return loaders;
 }

@@ -56,11 +56,6 @@ export function readsNothing(document: DocumentNode, set: SelectionSetNode, seen
 /** Snapshot transactions holding a pooled connection right now (a pool-use gauge). */
 export const snapshotsInFlight = { count: 0 };
 
-// sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
-// reserved connection whose server went away (calls on it hang); sql.begin it does.
-// `pipeline` (patches/postgres+3.4.9.patch): the reads go out right behind BEGIN, and
-// the answer does not wait for COMMIT (read only: COMMIT cannot change what was read),
-// so a decision costs one round trip.
 let pipeline = true;
 let oneStatementFirst = true;
 /** BENCH ONLY (bench/cpu-ab.ts): the same process with and without the pipelined BEGIN/COMMIT. */
@@ -68,34 +63,36 @@ export function setSnapshotPipeline(on: boolean): void { pipeline = on; }
 /** BENCH ONLY (bench/cpu-ab.ts): with and without the one-statement attempt (read per operation). */
 export function setOneStatementFirst(on: boolean): void { oneStatementFirst = on; }
 
-/** A one-statement attempt (createOneStatementLoaders): admitted and counted like a snapshot transaction. */
-async function inOneStatement<T>(sql: Sql, fn: () => Promise<T>, timing: SnapshotTiming): Promise<T> {
+/** Times the read phase of a snapshot (Server-Timing, the snapshot-wait metric). */
+async function timed<R>(timing: SnapshotTiming | undefined, read: () => Promise<R>): Promise<R> {
+  if (timing) timing.begunAt = performance.now();
+  const result = await read();
+  if (timing) timing.readAt = performance.now();
+  return result;
+}
+
+/** Snapshot work admitted to the pool's gate and counted in flight. */
+async function admittedSnapshot<T>(sql: Sql, work: () => Promise<T>): Promise<T> {
   snapshotsInFlight.count++;
   try {
-    return await admitted(sql, async () => {
-      timing.begunAt = performance.now();
-      const result = await fn();
-      timing.readAt = performance.now();
-      return result;
-    });
+    return await admitted(sql, work);
   } finally {
     snapshotsInFlight.count--;
   }
 }
 
-export async function inSnapshot<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> {
-  snapshotsInFlight.count++;
-  try {
-    return await admitted(sql, async () => (await withDeadline(sql, sql.begin('isolation level repeatable read read only', async (tx) => {
-      if (timing) timing.begunAt = performance.now();
-      const result = await fn(tx);
-      if (timing) timing.readAt = performance.now();
-      return result;
-    }, { pipeline }))) as T);
-  } finally {
-    snapshotsInFlight.count--;
-  }
-}
+/** A one-statement attempt (createOneStatementLoaders): admitted and counted like a snapshot transaction. */
+const inOneStatement = <T>(sql: Sql, fn: () => Promise<T>, timing: SnapshotTiming): Promise<T> =>
+  admittedSnapshot(sql, () => timed(timing, fn));
+
+// sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
+// reserved connection whose server went away (calls on it hang); sql.begin it does.
+// `pipeline` (patches/postgres+3.4.9.patch): the reads go out right behind BEGIN, and
+// the answer does not wait for COMMIT (read only: COMMIT cannot change what was read),
+// so a decision costs one round trip.
+export const inSnapshot = <T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> =>
+  admittedSnapshot(sql, async () => (await withDeadline(sql,
+    sql.begin('isolation level repeatable read read only', (tx) => timed(timing, () => fn(tx)), { pipeline }))) as T);
 
 /** The request's loaders, bound to its snapshot; only a query operation has them. */
 export function loadersOf(ctx: Context): Loaders {
