@@ -157,6 +157,54 @@ it('a connection the server closes mid-transaction fails that transaction only; 
   }
 });
 
+it('a transaction whose connection closed sends nothing more: not its statements, not its COMMIT, not onto the reconnected connection', async () => {
+  for (const pipeline of [true, false]) {
+    let resume!: () => void;
+    const paused = new Promise<void>((r) => { resume = r; });
+    let late: Promise<unknown> | undefined;
+    const stale = sql.begin(READ_ONLY, async (t) => {
+      const [row] = await t<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      await direct`select pg_terminate_backend(${row!.pid})`;
+      await paused; // resumes while another transaction holds the reconnected connection (max: 1)
+      late = t`select 'late-statement' as x`;
+      return late;
+    }, { pipeline });
+    await expect(stale).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+    proxy.sent = '';
+    const next = await sql.begin(READ_ONLY, async (t) => {
+      const [a] = await t<{ ro: string }[]>`select current_setting('transaction_read_only') as ro`;
+      resume();
+      await eventually(() => late !== undefined);
+      await late!.catch(() => {});
+      const [b] = await t<{ ro: string }[]>`select current_setting('transaction_read_only') as ro`;
+      return [a!.ro, b!.ro];
+    }, { pipeline });
+    await expect(late).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+    expect(proxy.sent).not.toContain('late-statement');
+    expect(next).toEqual(['on', 'on']); // still in its transaction: no stray COMMIT or ROLLBACK ended it
+    expect(await sql`select 'usable' as x`).toEqual([{ x: 'usable' }]);
+  }
+});
+
+it('statements queued inside a transaction fail when its connection closes, instead of waiting forever', async () => {
+  for (const pipeline of [true, false]) {
+    let queued: ReturnType<typeof settled<unknown>> | undefined;
+    const tx = sql.begin(READ_ONLY, async (t) => {
+      const [row] = await t<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      // A first-seen parameterised statement is described first, which parks the connection as
+      // full: the statement behind it waits in the transaction's own queue.
+      const slow = t.unsafe(`select pg_sleep($1) as z, '${pipeline}-${Date.now()}' as tag`, [5]).execute(); // queries are lazy
+      queued = settled(t`select 'queued' as x`);
+      await eventually(() => proxy.sent.includes('pg_sleep'));
+      await direct`select pg_terminate_backend(${row!.pid})`;
+      return slow;
+    }, { pipeline });
+    await expect(tx).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+    expect(await eventually(() => queued!.done, 2000)).toBe(true);
+    expect(queued!.error).toMatchObject({ code: 'CONNECTION_CLOSED' });
+  }
+});
+
 it('many concurrent pipelined transactions on a small pool: each answers from its own snapshot, none stays open', async () => {
   const many = await Promise.all(Array.from({ length: 200 }, (_, i) =>
     sql.begin(READ_ONLY, async (t) => {
