@@ -17,6 +17,10 @@ class Proxy {
   sent = '';
   /** Server→client bytes matching this are held until release(); undefined: nothing is held. */
   hold: RegExp | undefined;
+  /** Client→server bytes matching this end the connection instead (once), as a killed backend would. */
+  dropOn: RegExp | undefined;
+  /** Client→server bytes matching this reset the client's socket instead (once): ECONNRESET, as a failover can. */
+  resetOn: RegExp | undefined;
   port = 0;
 
   constructor(private target: URL) {}
@@ -36,7 +40,22 @@ class Proxy {
   private connect(client: net.Socket) {
     const upstream = net.connect(Number(this.target.port || 5432), this.target.hostname === 'localhost' ? '127.0.0.1' : this.target.hostname);
     this.sockets.add(client).add(upstream);
-    client.on('data', (d) => { this.sent += d.toString('latin1'); upstream.write(d); });
+    client.on('data', (d) => {
+      this.sent += d.toString('latin1');
+      if (this.dropOn?.test(d.toString('latin1'))) {
+        this.dropOn = undefined;
+        upstream.destroy();
+        client.end(terminated()); // what pg_terminate_backend sends before it closes
+        return;
+      }
+      if (this.resetOn?.test(d.toString('latin1'))) {
+        this.resetOn = undefined;
+        upstream.destroy();
+        client.resetAndDestroy();
+        return;
+      }
+      upstream.write(d);
+    });
     upstream.on('data', (d) => {
       if (this.hold?.test(d.toString('latin1'))) this.held.push(() => client.write(d));
       else if (this.held.length) this.held.push(() => client.write(d)); // keep the server's order
@@ -73,6 +92,15 @@ const settled = <T>(p: Promise<T>) => {
   p.then((v) => { state.done = true; state.value = v; }, (e) => { state.done = true; state.error = e; });
   return state;
 };
+
+/** The ErrorResponse a backend sends when pg_terminate_backend ends it. */
+function terminated(): Buffer {
+  const fields = Buffer.from('SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0', 'latin1');
+  const head = Buffer.alloc(5);
+  head.write('E', 0, 'latin1');
+  head.writeInt32BE(fields.length + 4, 1);
+  return Buffer.concat([head, fields]);
+}
 
 let proxy: Proxy;
 let sql: postgres.Sql;
@@ -202,6 +230,45 @@ it('statements queued inside a transaction fail when its connection closes, inst
     await expect(tx).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
     expect(await eventually(() => queued!.done, 2000)).toBe(true);
     expect(queued!.error).toMatchObject({ code: 'CONNECTION_CLOSED' });
+  }
+});
+
+it('a connection lost while the driver fetches its array types reconnects, with no unhandled rejection', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => { unhandled.push(e); };
+  process.on('unhandledRejection', onUnhandled);
+  const fresh = postgres(proxy.url(), { max: 1, onnotice: () => {}, connection: { application_name: 'pipeline-test' } });
+  try {
+    proxy.dropOn = /typarray/; // the first statement on every new connection
+    // The query waiting for that connection fails with the server's farewell (it never ran); the next one reconnects.
+    await expect(fresh`select 'waited for the lost connection' as x`).rejects.toMatchObject({ code: '57P01' });
+    expect(proxy.dropOn).toBeUndefined(); // the fetch really was cut
+    expect(await fresh`select 'after the lost type fetch' as x`).toEqual([{ x: 'after the lost type fetch' }]);
+    await new Promise((r) => setTimeout(r, 50)); // rejections are reported a tick late
+    expect(unhandled).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await fresh.end({ timeout: 2 });
+  }
+});
+
+it('a statement sent between a reset socket\'s error and its close fails, and is not carried onto the next connection', async () => {
+  const fresh = postgres(proxy.url(), { max: 1, onnotice: () => {}, connection: { application_name: 'pipeline-test' } });
+  try {
+    await fresh`select 1`;
+    proxy.resetOn = /reset-me/;
+    // The socket reports the reset ('error') a loop turn before it closes; the failed statement's handler
+    // sends the next one at once, so it reaches the connection in between.
+    let inGap: ReturnType<typeof settled<unknown>> | undefined;
+    const first = fresh`select 'reset-me' as x`.catch((e: unknown) => { inGap = settled(fresh`select 'sent in the gap' as x`); throw e; });
+    await expect(first).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(await eventually(() => inGap?.done === true)).toBe(true);
+    expect(inGap!.error).toMatchObject({ code: 'CONNECTION_CLOSED' });
+    const next = settled(fresh`select 'on the next connection' as x`);
+    expect(await eventually(() => next.done)).toBe(true);
+    expect(next.value).toEqual([{ x: 'on the next connection' }]);
+  } finally {
+    await fresh.end({ timeout: 1 });
   }
 });
 

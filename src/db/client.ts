@@ -70,18 +70,24 @@ export async function admitted<T>(sql: Sql, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Read-only transactions abandoned by withDeadline since the start (a counter in /metrics: each one is a driver hang). */
+export const snapshotDeadlines = { count: 0 };
+
 /**
  * A read-only transaction on `sql` that has not settled by the pool's deadline (twice the statement timeout plus
  * the connect timeout) fails with code SNAPSHOT_DEADLINE (UNAVAILABLE to the client). postgres.js 3.4.9 can leave
  * a transaction's promise pending forever when the server kills its connection mid-transaction under load
- * (test/backend-kill.test.ts found it); a read-only one can be abandoned safely, a write could not.
+ * (test/backend-kill.test.ts found two causes, both now patched); a read-only one can be abandoned safely, a write could not.
  */
 export async function withDeadline<T>(sql: Sql, work: Promise<T>): Promise<T> {
   const deadlineMs = gates.get(sql)?.deadlineMs;
   if (!deadlineMs) return work;
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`a read-only transaction did not settle within ${deadlineMs} ms`), { code: 'SNAPSHOT_DEADLINE' })), deadlineMs);
+    timer = setTimeout(() => {
+      snapshotDeadlines.count++;
+      reject(Object.assign(new Error(`a read-only transaction did not settle within ${deadlineMs} ms`), { code: 'SNAPSHOT_DEADLINE' }));
+    }, deadlineMs);
   });
   try {
     return await Promise.race([work, expired]);

@@ -9,7 +9,7 @@ import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode 
 import type { Plugin } from 'graphql-yoga';
 import client from 'prom-client';
 import type { Context } from '../context.js';
-import { admittedNow, type Sql } from '../db/client.js';
+import { admittedNow, snapshotDeadlines, type Sql } from '../db/client.js';
 import type { ChangeHub } from '../live/hub.js';
 import { rateLimitStats } from '../auth/rate-limits.js';
 import type { DecisionLog } from '../log/decision-log.js';
@@ -111,6 +111,11 @@ export function useMetrics({ hub, poolMax, writeSql, token, decisionLog, serverT
       registers: [registry], collect() { this.set(admittedNow(writeSql)); },
     });
   }
+  new client.Counter({
+    name: 'gateway_snapshot_deadlines_total',
+    help: 'Read-only transactions answered UNAVAILABLE because they had not settled by twice the statement timeout plus the connect timeout (a driver hang; expected 0)',
+    registers: [registry], collect() { this.reset(); this.inc(snapshotDeadlines.count); },
+  });
   new client.Counter({
     name: 'gateway_replica_retries_total',
     help: 'Query snapshots retried elsewhere because their read replica was down or cancelled the read (recovery conflict)',
