@@ -272,6 +272,96 @@ it('a statement sent between a reset socket\'s error and its close fails, and is
   }
 });
 
+it('a statement that fails to serialize behind one in flight fails alone; the next gets its own answer', async () => {
+  const asJson = (t: postgres.TransactionSql, v: unknown) => t`select ${t.json(v as never)}::jsonb::text as x`;
+  await sql.begin(READ_ONLY, (t) => asJson(t, { n: 1 })); // prepared on this connection: the next use fails in Bind, not Parse
+  let a: ReturnType<typeof settled<unknown>> | undefined;
+  let b: ReturnType<typeof settled<unknown>> | undefined;
+  const tx = settled(sql.begin(READ_ONLY, async (t) => {
+    a = settled(asJson(t, { n: 1n })); // JSON.stringify throws on a BigInt; BEGIN is still in flight
+    b = settled(t`select 'the answer for b' as x`);
+    await eventually(() => !!a?.done && !!b?.done);
+    return 'done';
+  }, { pipeline: true }));
+  expect(await eventually(() => tx.done)).toBe(true);
+  expect(a!.error).toBeInstanceOf(TypeError); // not another statement's rows
+  expect(b!.value).toEqual([{ x: 'the answer for b' }]);
+  expect(tx.error).toBeInstanceOf(TypeError); // a statement of it failed
+});
+
+it('a refused pipelined BEGIN sends nothing more: neither the statements after it nor a ROLLBACK reach the next transaction', async () => {
+  await direct`create table if not exists pipeline_test_rows (id int)`;
+  await direct`truncate pipeline_test_rows`;
+  try {
+    let resume!: () => void;
+    const paused = new Promise<void>((r) => { resume = r; });
+    // Letters and spaces pass the driver's filter; the server refuses the isolation level.
+    const refused = settled(sql.begin('isolation level bogus read only', async (t) => {
+      await paused; // resumes while another transaction holds the connection (max: 1)
+      return t`select 'late-after-refused-begin' as x`;
+    }, { pipeline: true }));
+    await new Promise((r) => setTimeout(r, 20)); // BEGIN refused: the connection is back in the pool
+    proxy.sent = '';
+    const other = sql.begin(async (t) => {
+      await t`insert into pipeline_test_rows values (1)`;
+      resume();
+      await eventually(() => refused.done);
+      await t`insert into pipeline_test_rows values (2)`;
+      throw new Error('the other transaction aborts: none of it may stay');
+    });
+    await expect(other).rejects.toThrow(/aborts/);
+    expect(refused.error).toMatchObject({ code: '42601' });
+    expect(proxy.sent).not.toContain('late-after-refused-begin');
+    expect(await direct`select id from pipeline_test_rows`).toEqual([]);
+  } finally {
+    await direct`drop table pipeline_test_rows`;
+  }
+});
+
+it('a statement on a reserved connection that has closed fails, and does not fail the caller it was reconnected for', async () => {
+  const fresh = postgres(proxy.url(), { max: 1, onnotice: () => {}, connection: { application_name: 'pipeline-test' } });
+  try {
+    const reserved = await fresh.reserve();
+    const [row] = await reserved<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const waiting = settled(fresh`select 'the waiting caller' as x`); // queued: the only connection is reserved
+    let stale: ReturnType<typeof settled<unknown>> | undefined;
+    const first = reserved`select pg_sleep(5)`.catch(() => { stale = settled(reserved`select 'stale handle' as x`); });
+    await eventually(() => proxy.sent.includes('pg_sleep'));
+    await direct`select pg_terminate_backend(${row!.pid})`;
+    await first;
+    expect(await eventually(() => !!stale?.done && waiting.done)).toBe(true);
+    expect(stale!.error).toMatchObject({ code: 'CONNECTION_CLOSED' });
+    expect(waiting.value).toEqual([{ x: 'the waiting caller' }]);
+  } finally {
+    await fresh.end({ timeout: 1 });
+  }
+});
+
+it('BEGIN written under backpressure still reserves its connection', async () => {
+  for (const pipeline of [true, false]) {
+    // A socket that queues BEGIN's bytes as usual but reports backpressure for them (write() false).
+    const socket = () => new Promise<net.Socket>((resolve) => {
+      const sock = net.connect(proxy.port, '127.0.0.1', () => resolve(sock));
+      const write = sock.write.bind(sock) as (chunk: Buffer, cb?: () => void) => boolean;
+      (sock as unknown as { write: typeof write }).write = (chunk, cb) => write(chunk, cb) && !/begin isolation/.test(chunk.toString('latin1'));
+    });
+    // `socket` (a connection factory) is a postgres.js option its types do not declare.
+    const fresh = postgres(proxy.url(), { max: 1, onnotice: () => {}, socket } as postgres.Options<{}>);
+    try {
+      await fresh`select 1`;
+      // Another caller's statement in the same tick: BEGIN's flush carries it and passes the 1 KB flush threshold.
+      const other = settled(fresh.unsafe(`select '${'x'.repeat(950)}' <> '' as a`));
+      const tx = settled(fresh.begin(READ_ONLY, (t) => t`select current_setting('transaction_read_only') as ro`, { pipeline }));
+      expect(await eventually(() => tx.done && other.done)).toBe(true);
+      expect(tx.value).toEqual([{ ro: 'on' }]);
+      // The connection is back in the pool outside any transaction.
+      expect(await fresh`select current_setting('transaction_read_only') as ro`).toEqual([{ ro: 'off' }]);
+    } finally {
+      await fresh.end({ timeout: 1 });
+    }
+  }
+});
+
 it('many concurrent pipelined transactions on a small pool: each answers from its own snapshot, none stays open', async () => {
   const many = await Promise.all(Array.from({ length: 200 }, (_, i) =>
     sql.begin(READ_ONLY, async (t) => {
