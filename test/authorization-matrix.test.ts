@@ -9,7 +9,7 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createKey, type Role } from '../src/auth/keys.js';
-import { mayRun, type OperationKind } from '../src/auth/roles.js';
+import { may, type OperationKind, type Permission } from '../src/auth/roles.js';
 import { ownDatabase, uid } from './helpers.js';
 import { liveGateway, sleep, type LiveGateway } from './live-helpers.js';
 
@@ -19,8 +19,10 @@ interface Answer { data?: Record<string, unknown> | null; errors?: { extensions?
 
 const KIND: Record<Op, OperationKind> = { A: 'query', M: 'mutation', S: 'subscription' };
 const ROOT: Record<Op, string> = { A: 'decisionContext', M: 'recordEvents', S: 'inventoryChanged' };
+/** What each root field needs. A merchandiser may run mutations (flags), but not this one. */
+const NEEDS: Record<Op, Permission> = { A: 'read', M: 'write', S: 'subscribe' };
 const OPS: Op[] = ['A', 'M', 'S'];
-const ROLES: Role[] = ['reader', 'subscriber', 'writer', 'admin'];
+const ROLES: Role[] = ['reader', 'subscriber', 'writer', 'merchandiser', 'admin'];
 const TRANSPORTS: Transport[] = ['POST', 'GET', 'batch', 'SSE', 'ws'];
 
 const document = (t: string) => `
@@ -129,7 +131,7 @@ const carries = (transport: Transport, op: Op) =>
   !(transport === 'GET' && op === 'M') && !(op === 'S' && (transport === 'POST' || transport === 'GET' || transport === 'batch'));
 
 function check(answer: Answer, role: Role, transport: Transport, op: Op): boolean {
-  const runs = mayRun({ id: 'x', roles: [role], name: 'x' }, KIND[op]) && carries(transport, op);
+  const runs = may({ id: 'x', roles: [role], name: 'x' }, NEEDS[op]) && carries(transport, op);
   const fields = Object.keys(answer.data ?? {});
   // Whatever happens, no other operation's root field appears.
   expect(fields.filter((f) => f !== ROOT[op])).toEqual([]);
