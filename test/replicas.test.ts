@@ -214,14 +214,25 @@ describe('read replicas', () => {
     }
   });
 
-  it('read-your-writes: 200 write → decision-with-token pairs are never stale; without the token some are', async () => {
+  it('read-your-writes: 200 write → decision-with-token pairs are never stale (the token as a header, an argument, in fragments, as a variable default); without it some are', async () => {
     await waitFor('the standby to be eligible', async () => (await decide()).snapshot.source === 'REPLICA');
     // Replay 20 ms behind (within the lag budget): a decision right after a write would miss it on the standby.
     const ctl = postgres(standby.url, { max: 1, onnotice: () => {} });
     await ctl`alter system set recovery_min_apply_delay = '20ms'`;
     await ctl`select pg_reload_conf()`;
     const sku = skus[5]!;
-    const pair = async (mode: 'header' | 'after' | 'none') => {
+    type Mode = 'header' | 'after' | 'inline' | 'named' | 'default' | 'none';
+    const FIELD = `decisionContext(userId: "u", candidates: $c, after: $t) { snapshot { source lagMs } candidates { inventory { available } } }`;
+    // Where the token sits: the router must find it in every shape the field can take.
+    const documentFor = (mode: Mode, token: string) => ({
+      header: `query($c: [ID!]!, $t: String) { ${FIELD} }`,
+      after: `query($c: [ID!]!, $t: String) { ${FIELD} }`,
+      none: `query($c: [ID!]!, $t: String) { ${FIELD} }`,
+      inline: `query($c: [ID!]!, $t: String) { ... on Query { ${FIELD} } }`,
+      named: `query($c: [ID!]!, $t: String) { ...D } fragment D on Query { ${FIELD} }`,
+      default: `query($c: [ID!]!, $t: String = "${token}") { ${FIELD} }`,
+    })[mode];
+    const pair = async (mode: Mode) => {
       const res = await app.fetch('http://test/graphql', {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query: RECORD, variables: { events: [{ kind: 'PURCHASE', userId: `${p}-ryw`, sku, quantity: 1 }] } }),
@@ -230,19 +241,19 @@ describe('read replicas', () => {
       const token: string = body.extensions.consistencyToken;
       expect(res.headers.get('x-consistency-token')).toBe(token);
       const written: number = body.data.recordEvents.stock[0].available;
-      const q = `query($c: [ID!]!, $t: String) { decisionContext(userId: "u", candidates: $c, after: $t) {
-        snapshot { source lagMs } candidates { inventory { available } } } }`;
+      const variables = mode === 'default' ? { c: [sku] } : { c: [sku], t: mode === 'header' || mode === 'none' ? null : token };
       const r = await app.fetch('http://test/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(mode === 'header' ? { 'x-consistency-token': token } : {}) },
-        body: JSON.stringify({ query: q, variables: { c: [sku], t: mode === 'after' ? token : null } }),
+        body: JSON.stringify({ query: documentFor(mode, token), variables }),
       });
       const d = ((await r.json()) as any).data.decisionContext;
       return { stale: d.candidates[0].inventory.available !== written, source: d.snapshot.source as string };
     };
     try {
       const withToken: { stale: boolean; source: string }[] = [];
-      for (let i = 0; i < 200; i++) withToken.push(await pair(i % 2 ? 'header' : 'after'));
+      const modes: Mode[] = ['header', 'after', 'inline', 'named', 'default'];
+      for (let i = 0; i < 200; i++) withToken.push(await pair(modes[i % modes.length]!));
       const without: { stale: boolean; source: string }[] = [];
       for (let i = 0; i < 100; i++) without.push(await pair('none'));
       const n = (xs: typeof without, f: (x: (typeof without)[0]) => boolean) => xs.filter(f).length;
@@ -256,8 +267,10 @@ describe('read replicas', () => {
       await ctl`select pg_reload_conf()`;
       await ctl.end();
     }
-    const bad = await gql(app, `{ decisionContext(userId: "u", candidates: [], after: "nope") { snapshot { id } } }`);
-    expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    for (const doc of [`{ decisionContext(userId: "u", candidates: [], after: "nope") { snapshot { id } } }`,
+      `{ ...F } fragment F on Query { decisionContext(userId: "u", candidates: [], after: "nope") { snapshot { id } } }`]) {
+      expect((await gql(app, doc)).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    }
   });
 
   it('standby killed under load: zero failed decisions, reads fall back to the primary, then return when it is back', async () => {

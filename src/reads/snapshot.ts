@@ -2,7 +2,7 @@
 // ONLY transaction, and the request's DataLoaders are bound to it, so every
 // signal in the answer comes from the same instant. Mutations are left alone
 // (each opens its own read-write transaction); subscriptions never reach onExecute.
-import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type FieldNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { admitted, withDeadline, type Sql, type Tx } from '../db/client.js';
 import type { Context, Deferred, SnapshotTiming } from '../context.js';
@@ -13,18 +13,39 @@ import type { SnapshotTracing } from '../tracing.js';
 
 export const CONSISTENCY_HEADER = 'x-consistency-token';
 
+/** The operation's root fields, through inline fragments and fragment spreads (each fragment once). */
+function rootFields(document: DocumentNode, set: SelectionSetNode, seen = new Set<string>(), out: FieldNode[] = []): FieldNode[] {
+  for (const s of set.selections) {
+    if (s.kind === Kind.FIELD) out.push(s);
+    else if (s.kind === Kind.INLINE_FRAGMENT) rootFields(document, s.selectionSet, seen, out);
+    else if (!seen.has(s.name.value)) {
+      seen.add(s.name.value);
+      const frag = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === s.name.value);
+      if (frag?.kind === Kind.FRAGMENT_DEFINITION) rootFields(document, frag.selectionSet, seen, out);
+    }
+  }
+  return out;
+}
+
 /**
  * Read-your-writes: the newest consistency token a query carries (the
- * x-consistency-token header, and decisionContext's `after:` argument), as a
- * WAL position; -1n without one. A malformed token is BAD_USER_INPUT.
+ * x-consistency-token header, and decisionContext's `after:` argument wherever
+ * the field sits: in fragments too, from a variable or its default), as a WAL
+ * position; -1n without one. A malformed token is BAD_USER_INPUT.
  */
-function tokenOf(op: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined, request: Request | undefined): bigint {
+function tokenOf(document: DocumentNode, op: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined, request: Request | undefined): bigint {
   const tokens: unknown[] = [request?.headers.get(CONSISTENCY_HEADER) ?? undefined];
-  for (const sel of op.selectionSet.selections) {
-    if (sel.kind !== Kind.FIELD || sel.name.value !== 'decisionContext') continue;
-    const arg = sel.arguments?.find((a) => a.name.value === 'after');
+  for (const field of rootFields(document, op.selectionSet)) {
+    if (field.name.value !== 'decisionContext') continue;
+    const arg = field.arguments?.find((a) => a.name.value === 'after');
     if (arg?.value.kind === Kind.STRING) tokens.push(arg.value.value);
-    else if (arg?.value.kind === Kind.VARIABLE) tokens.push(variables?.[arg.value.name.value]);
+    else if (arg?.value.kind === Kind.VARIABLE) {
+      const name = arg.value.name.value;
+      // An explicit null overrides the default, as in GraphQL's own coercion.
+      const given = variables && name in variables ? variables[name] : undefined;
+      const fallback = op.variableDefinitions?.find((d) => d.variable.name.value === name)?.defaultValue;
+      tokens.push(given !== undefined ? given : fallback?.kind === Kind.STRING ? fallback.value : undefined);
+    }
   }
   let newest = -1n;
   for (const t of tokens) {
@@ -42,16 +63,8 @@ function tokenOf(op: OperationDefinitionNode, variables: Record<string, unknown>
  * True when every root field is a meta field (`__typename`, `__schema`, `__type`,
  * also through fragments): no resolver reads the database, so no transaction is opened.
  */
-export function readsNothing(document: DocumentNode, set: SelectionSetNode, seen = new Set<string>()): boolean {
-  return set.selections.every((s) => {
-    if (s.kind === Kind.FIELD) return s.name.value.startsWith('__');
-    if (s.kind === Kind.INLINE_FRAGMENT) return readsNothing(document, s.selectionSet, seen);
-    if (seen.has(s.name.value)) return true;
-    seen.add(s.name.value);
-    const frag = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === s.name.value);
-    return frag?.kind === Kind.FRAGMENT_DEFINITION ? readsNothing(document, frag.selectionSet, seen) : false;
-  });
-}
+export const readsNothing = (document: DocumentNode, set: SelectionSetNode): boolean =>
+  rootFields(document, set).every((f) => f.name.value.startsWith('__'));
 
 /** Snapshot transactions holding a pooled connection right now (a pool-use gauge). */
 export const snapshotsInFlight = { count: 0 };
@@ -183,7 +196,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
         setExecuteFn((execArgs) => {
           let minLsn: bigint;
           try {
-            minLsn = tokenOf(op, execArgs.variableValues, (ctx as { request?: Request }).request);
+            minLsn = tokenOf(args.document, op, execArgs.variableValues, (ctx as { request?: Request }).request);
           } catch (err) {
             return { errors: [err as DomainError] } as ReturnType<typeof executeFn>;
           }
