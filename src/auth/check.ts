@@ -1,18 +1,19 @@
 // The auth decisions every transport applies (HTTP and SSE in plugins/auth.ts,
 // graphql-ws in live/ws.ts): whether a caller is let in at all, whether its
 // roles may run the operation it names, and the error each refusal becomes.
-import { getOperationAST, GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { ERRORS, httpStatus, type ErrorCode } from '../errors.js';
 import { OPEN, type KeyStore, type Principal, type Refusal } from './keys.js';
+import { rootFields } from '../plugins/root-fields.js';
 import { describeRoles, mayRun, roleFor } from './roles.js';
 
-const introspectionOnly = (op: OperationDefinitionNode) =>
-  op.operation === 'query' && op.selectionSet.selections.every((s) => s.kind === Kind.FIELD && s.name.value.startsWith('__'));
+const introspectionOnly = (document: DocumentNode, op: OperationDefinitionNode) =>
+  op.operation === 'query' && rootFields(document, op).every((f) => f.name.value.startsWith('__'));
 
 /** The role rule (roles.ts) applied to the operation a request names; introspection alone needs any key. */
 export function forbidden(principal: Principal | undefined, document: DocumentNode, operationName?: string | null): GraphQLError | null {
   const op = getOperationAST(document, operationName);
-  if (!op || introspectionOnly(op) || mayRun(principal, op.operation)) return null;
+  if (!op || introspectionOnly(document, op) || mayRun(principal, op.operation)) return null;
   return new GraphQLError(`This API key (roles: ${describeRoles(principal)}) may not run a ${op.operation}; it needs the ${roleFor(op.operation)} role`, {
     extensions: { code: 'FORBIDDEN' satisfies ErrorCode, http: httpStatus('FORBIDDEN') },
   });

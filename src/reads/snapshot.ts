@@ -2,7 +2,7 @@
 // ONLY transaction, and the request's DataLoaders are bound to it, so every
 // signal in the answer comes from the same instant. Mutations are left alone
 // (each opens its own read-write transaction); subscriptions never reach onExecute.
-import { getOperationAST, Kind, type DocumentNode, type FieldNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { admitted, withDeadline, type Sql, type Tx } from '../db/client.js';
 import type { Context, Deferred, SnapshotTiming } from '../context.js';
@@ -10,22 +10,9 @@ import { DomainError } from '../errors.js';
 import { createLoaders, createOneStatementLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
 import { TOKEN_PATTERN, tokenLsn, type ReplicaRouter } from './replicas.js';
 import type { SnapshotTracing } from '../tracing.js';
+import { rootFields } from '../plugins/root-fields.js';
 
 export const CONSISTENCY_HEADER = 'x-consistency-token';
-
-/** The operation's root fields, through inline fragments and fragment spreads (each fragment once). */
-function rootFields(document: DocumentNode, set: SelectionSetNode, seen = new Set<string>(), out: FieldNode[] = []): FieldNode[] {
-  for (const s of set.selections) {
-    if (s.kind === Kind.FIELD) out.push(s);
-    else if (s.kind === Kind.INLINE_FRAGMENT) rootFields(document, s.selectionSet, seen, out);
-    else if (!seen.has(s.name.value)) {
-      seen.add(s.name.value);
-      const frag = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === s.name.value);
-      if (frag?.kind === Kind.FRAGMENT_DEFINITION) rootFields(document, frag.selectionSet, seen, out);
-    }
-  }
-  return out;
-}
 
 /**
  * Read-your-writes: the newest consistency token a query carries (the
@@ -35,7 +22,7 @@ function rootFields(document: DocumentNode, set: SelectionSetNode, seen = new Se
  */
 function tokenOf(document: DocumentNode, op: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined, request: Request | undefined): bigint {
   const tokens: unknown[] = [request?.headers.get(CONSISTENCY_HEADER) ?? undefined];
-  for (const field of rootFields(document, op.selectionSet)) {
+  for (const field of rootFields(document, op)) {
     if (field.name.value !== 'decisionContext') continue;
     const arg = field.arguments?.find((a) => a.name.value === 'after');
     if (arg?.value.kind === Kind.STRING) tokens.push(arg.value.value);
@@ -63,8 +50,8 @@ function tokenOf(document: DocumentNode, op: OperationDefinitionNode, variables:
  * True when every root field is a meta field (`__typename`, `__schema`, `__type`,
  * also through fragments): no resolver reads the database, so no transaction is opened.
  */
-export const readsNothing = (document: DocumentNode, set: SelectionSetNode): boolean =>
-  rootFields(document, set).every((f) => f.name.value.startsWith('__'));
+export const readsNothing = (document: DocumentNode, op: OperationDefinitionNode): boolean =>
+  rootFields(document, op).every((f) => f.name.value.startsWith('__'));
 
 /** Snapshot transactions holding a pooled connection right now (a pool-use gauge). */
 export const snapshotsInFlight = { count: 0 };
@@ -183,7 +170,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
         });
         return;
       }
-      if (op?.operation !== 'query' || readsNothing(args.document, op.selectionSet)) return;
+      if (op?.operation !== 'query' || readsNothing(args.document, op)) return;
       const ctx = args.contextValue as Context;
       if (allOutside) {
         setExecuteFn(async (execArgs) => {
