@@ -3,11 +3,14 @@
 // (with auth off, without any bound). The property checked throughout: once the
 // client is gone, or was refused, hub.subscriberCount is back where it started.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveGateway, sleep, until, type LiveGateway } from './live-helpers.js';
+import { items, ownDatabase, uid } from './helpers.js';
+import { liveGateway, post, sleep, sseSubscribe, until, wsClient, wsSubscribe, type LiveGateway } from './live-helpers.js';
 import { rawSocket, sseEvents } from './raw-clients.js';
 
 const INVENTORY = 'subscription { inventoryChanged { cursor } }';
 const POLICY = 'subscription { policyFlipped { cursor } }';
+const INVENTORY_AFTER = 'subscription($skus: [ID!], $after: String) { inventoryChanged(skus: $skus, after: $after) { cursor } }';
+const UPSERT = 'mutation($items: [ItemInput!]!) { upsertItems(items: $items) { count } }';
 
 let gw: LiveGateway;
 beforeAll(async () => { gw = await liveGateway(); });
@@ -141,4 +144,60 @@ describe('SSE', () => {
     await res.text();
     await backTo(base);
   });
+});
+
+describe('a replay whose read fails (its backend killed mid-read, as in a failover)', () => {
+  for (const transport of ['graphql-ws', 'SSE'] as const) {
+    it(`${transport}: ends with UNAVAILABLE and its last cursor, and leaves the hub (its key's place is free again)`, async () => {
+      // A database of its own: the test locks its change log.
+      const db = await ownDatabase();
+      const g = await liveGateway({ livePollMs: 3_600_000, maxSubscriptionsPerKey: 1 }, db.url);
+      const client = wsClient(g.wsUrl);
+      try {
+        const p = uid('replayfail');
+        await post(g.url, UPSERT, { items: items(p, { a: {} }) });
+        await until(() => g.hub.dispatchedThrough > 0); // so a subscription from cursor 0 replays from the log
+        // The replay queues behind a held turn of the replay gate; meanwhile its table is locked, so its
+        // statement waits on the lock, where it is killed.
+        let release!: () => void;
+        const held = g.hub.replayGate.run(null, () => new Promise<void>((r) => { release = r; }));
+        const vars = { skus: [`${p}-a`], after: '0' };
+        const s = transport === 'SSE' ? sseSubscribe(g.url, INVENTORY_AFTER, vars) : wsSubscribe(client, INVENTORY_AFTER, vars);
+        await until(() => g.hub.subscriberCount === 1);
+        await db.sql.begin(async (tx) => {
+          await tx`lock table change_log in access exclusive mode`;
+          release();
+          // On another connection than the lock's (the test's own pool may have only that one).
+          const waiting = () => g.writeSql`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+          await until(async () => (await waiting()).length > 0);
+          await g.writeSql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+        });
+        await held;
+        await Promise.race([s.done, sleep(5000)]);
+        const errors = JSON.stringify(s.errors);
+        expect(errors).toContain('"code":"UNAVAILABLE"');
+        expect(errors).toContain('"lastCursor":"0"'); // nothing delivered yet: resume from where it asked
+        s.close();
+        await until(() => g.hub.subscriberCount === 0).catch(() => {});
+        expect(g.hub.subscriberCount).toBe(0);
+      } finally {
+        await client.dispose();
+        await g.stop();
+        await db.drop();
+      }
+    });
+  }
+});
+
+it('a subscribe that races the hub\'s stop is refused, not left registered and never ended', async () => {
+  const g = await liveGateway({ livePollMs: 3_600_000 });
+  try {
+    // stop() runs during the subscribe's first await.
+    const outcome = g.hub.subscribe({ topic: 'inventory', keys: null }, null).then(() => 'registered', (e: unknown) => e);
+    await g.hub.stop();
+    expect(await outcome).toMatchObject({ extensions: { code: 'UNAVAILABLE' } });
+    expect(g.hub.subscriberCount).toBe(0);
+  } finally {
+    await g.stop();
+  }
 });

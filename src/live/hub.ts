@@ -220,6 +220,8 @@ export class ChangeHub {
       throw new DomainError('BAD_USER_INPUT', `Cursor ${wanted} is ahead of the change log (head ${head})`);
     }
     const start = wanted ?? head;
+    // Again after the await: a stop() meanwhile ended every subscriber it knew of, and would not end this one.
+    if (this.stopped) throw new DomainError('UNAVAILABLE', 'The gateway is shutting down; resubscribe to another instance', after == null ? {} : { lastCursor: after });
     // Checked after the await, right before adding: concurrent subscribes cannot both slip under it.
     const held = owner === null ? 0 : this.perOwner.get(owner) ?? 0;
     if (held >= (this.opts.maxPerKey ?? Infinity)) {
@@ -308,7 +310,14 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
       }
       const replaying = this.replayedThrough < this.replayUntil;
       if (replaying && this.replayBuffer.length === 0) {
-        await this.replayPage();
+        try {
+          await this.replayPage();
+        } catch (err) {
+          // Ended like any other end, so it is delivered with its cursor and the subscriber leaves the hub
+          // (thrown from here, graphql-ws never called return(): the subscriber and its key's place stayed).
+          this.hub.opts.logger.warn({ err }, 'change log replay read failed; the subscription ends with its last cursor');
+          this.end(new DomainError('UNAVAILABLE', 'The change log could not be read; resume with "after"', { lastCursor: cursorOf(this.delivered) }));
+        }
         if (this.ending) continue;
       }
       const next = this.replayBuffer.shift() ?? (replaying ? undefined : this.queue.shift());
