@@ -3,6 +3,7 @@
 import postgres from 'postgres';
 import type { Config } from '../config.js';
 import { DomainError, httpStatus } from '../errors.js';
+import { Turns } from '../util.js';
 import { timestamptz } from './timestamps.js';
 
 export type Sql = postgres.Sql;
@@ -14,7 +15,14 @@ export type Queryable = Sql | Tx;
 // transactions in progress or waiting at poolMax + poolQueueMax, and refuses
 // the rest at once (OVERLOADED) instead of letting them wait past their budget.
 // Each pool has its own gate: a flood of writes fills the write pool's, never the snapshots'.
-const gates = new WeakMap<Sql, { active: number; limit: number; pool: string; deadlineMs: number }>();
+// Within a pool, callers (API keys) take turns for its connections, and one caller may hold at most
+// half of the gate: a key flooding the pool with expensive reads delays another key's decision by
+// one turn, and cannot fill the queue so that everyone else is refused.
+interface Gate {
+  active: number; limit: number; pool: string; deadlineMs: number;
+  turns: Turns; perOwner: Map<string, number>; ownerLimit: number;
+}
+const gates = new WeakMap<Sql, Gate>();
 
 export type PoolConfig = Pick<Config, 'poolMax' | 'connectTimeoutSeconds' | 'statementTimeoutMs'> & Partial<Pick<Config, 'poolQueueMax'>>
   & { /** Names the pool in its OVERLOADED message (default: the database pool). */ pool?: string };
@@ -42,8 +50,10 @@ export function createSql(url: string, config: PoolConfig, debug?: (connection: 
     },
     ...(debug ? { debug: (conn: number, query: string) => debug(conn, query) } : {}),
   });
+  const limit = config.poolMax + (config.poolQueueMax ?? 100);
   gates.set(sql, {
-    active: 0, limit: config.poolMax + (config.poolQueueMax ?? 100), pool: config.pool ?? 'database pool',
+    active: 0, limit, pool: config.pool ?? 'database pool',
+    turns: new Turns(config.poolMax), perOwner: new Map(), ownerLimit: Math.max(1, Math.ceil(limit / 2)),
     // A read-only transaction outliving this gets UNAVAILABLE (see withDeadline).
     deadlineMs: config.statementTimeoutMs * 2 + config.connectTimeoutSeconds * 1000,
   });
@@ -53,20 +63,31 @@ export function createSql(url: string, config: PoolConfig, debug?: (connection: 
 /** Transactions admitted to `sql` now (in progress or waiting for a connection), for a gauge. */
 export const admittedNow = (sql: Sql): number => gates.get(sql)?.active ?? 0;
 
-/** Runs one transaction's worth of work if the pool's queue has room; OVERLOADED otherwise. */
-export async function admitted<T>(sql: Sql, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs one transaction's worth of work if the pool's queue has room (and `owner`, the caller's key,
+ * holds less than half of it), in its turn among the callers waiting for a connection; OVERLOADED otherwise.
+ */
+export async function admitted<T>(sql: Sql, fn: () => Promise<T>, owner: string | null = null): Promise<T> {
   const gate = gates.get(sql);
   if (!gate) return fn();
-  if (gate.active >= gate.limit) {
-    throw new DomainError('OVERLOADED', `The gateway's ${gate.pool} is saturated; retry shortly`, {
+  const held = owner === null ? 0 : gate.perOwner.get(owner) ?? 0;
+  if (gate.active >= gate.limit || held >= gate.ownerLimit) {
+    throw new DomainError('OVERLOADED', gate.active >= gate.limit
+      ? `The gateway's ${gate.pool} is saturated; retry shortly`
+      : `This key has ${held} operations in progress or waiting on the gateway's ${gate.pool}, half of what it holds; retry when some have answered`, {
       http: httpStatus('OVERLOADED', { 'retry-after': '1' }),
     });
   }
   gate.active++;
+  if (owner !== null) gate.perOwner.set(owner, held + 1);
   try {
-    return await fn();
+    return await gate.turns.run(owner, fn);
   } finally {
     gate.active--;
+    if (owner !== null) {
+      const left = (gate.perOwner.get(owner) ?? 1) - 1;
+      if (left > 0) gate.perOwner.set(owner, left); else gate.perOwner.delete(owner);
+    }
   }
 }
 

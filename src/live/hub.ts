@@ -6,6 +6,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
 import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { Turns } from '../util.js';
 import { CHANNEL, logBounds, readChanges, readReplayPage, type LoggedChange } from './changelog.js';
 
 export interface HubOptions {
@@ -39,6 +40,12 @@ const LISTEN_CHECK_MS = 2000;
 /** Rows a replay statement returns at most. */
 export const REPLAY_PAGE = 500;
 /**
+ * Deliveries, over all subscribers, between two turns of the event loop. A delivery is
+ * handed over in a microtask, so one write of 200 SKUs to 1,000 subscribers would
+ * otherwise hold the loop for all 200,000 (seconds), and every decision with it.
+ */
+export const DELIVERY_BURST = 256;
+/**
  * Seqs a replay statement looks at: it filters in SQL, on every row of its range
  * (the primary key gives the range, no index gives topic or key). The first
  * statement looks at REPLAY_SCAN_FIRST, about what one unfiltered page did; each
@@ -51,45 +58,6 @@ export const REPLAY_SCAN_FIRST = 1_000;
 export const REPLAY_SCAN_MAX = 32_000;
 /** Default replayReads: one of the feed pool's two connections; the follower keeps the other. */
 export const REPLAY_READS = 1;
-
-/**
- * At most `limit` callers inside run() at once. The others wait in one queue per
- * owner (API key), and owners take turns: a key with 300 replays queued delays
- * another key's replay by one statement per turn, not by its whole queue.
- */
-class Gate {
-  private active = 0;
-  /** In the order owners take their turns (a Map iterates in insertion order). */
-  private readonly waiting = new Map<string | null, (() => void)[]>();
-  constructor(private readonly limit: number) {}
-
-  async run<T>(owner: string | null, fn: () => Promise<T>): Promise<T> {
-    if (this.active < this.limit) this.active++;
-    else {
-      await new Promise<void>((resolve) => {
-        const queue = this.waiting.get(owner);
-        if (queue) queue.push(resolve); else this.waiting.set(owner, [resolve]);
-      });
-    }
-    try {
-      return await fn();
-    } finally {
-      this.handOver();
-    }
-  }
-
-  private handOver(): void {
-    const turn = this.waiting.entries().next();
-    if (turn.done) {
-      this.active--;
-      return;
-    }
-    const [owner, queue] = turn.value;
-    this.waiting.delete(owner);
-    if (queue.length > 1) this.waiting.set(owner, queue); // to the back of the turns
-    queue.shift()!(); // takes the slot over
-  }
-}
 
 function parseCursor(after: string): number {
   // The value is not echoed: it can be anything up to the request size.
@@ -113,17 +81,25 @@ export class ChangeHub {
   private unlisten: (() => Promise<void>) | undefined;
   private stopped = false;
   /** Bounds what replays put on the process and the feed pool: 300 replays queue, they do not all read at once. */
-  readonly replayGate: Gate;
+  readonly replayGate: Turns;
   listening = false;
   /** When this follower last read the log to its end (Date.now()): a stuck feed shows as a growing age. */
   caughtUpAt = Date.now();
 
   constructor(readonly opts: HubOptions) {
-    this.replayGate = new Gate(Math.max(1, opts.replayReads ?? REPLAY_READS));
+    this.replayGate = new Turns(Math.max(1, opts.replayReads ?? REPLAY_READS));
   }
 
   get subscriberCount(): number { return this.subscribers.size; }
   get dispatchedThrough(): number { return this.lastSeq; }
+
+  private burst = 0;
+  private pause: Promise<void> | null = null;
+  /** Null while this burst of deliveries has room; else the next turn of the event loop, which starts another. */
+  paced(): Promise<void> | null {
+    if (++this.burst <= DELIVERY_BURST) return null;
+    return this.pause ??= nextTurn().then(() => { this.burst = 0; this.pause = null; });
+  }
 
   async start(): Promise<void> {
     this.lastSeq = (await logBounds(this.opts.sql)).head;
@@ -319,6 +295,13 @@ class Subscriber implements AsyncIterableIterator<Delivery> {
           this.end(new DomainError('UNAVAILABLE', 'The change log could not be read; resume with "after"', { lastCursor: cursorOf(this.delivered) }));
         }
         if (this.ending) continue;
+      }
+      if (this.replayBuffer.length > 0 || (!replaying && this.queue.length > 0)) {
+        const pause = this.hub.paced();
+        if (pause) {
+          await pause;
+          continue; // anything may have changed meanwhile (an end, a close)
+        }
       }
       const next = this.replayBuffer.shift() ?? (replaying ? undefined : this.queue.shift());
       if (next) {

@@ -10,6 +10,7 @@ import { DomainError } from '../errors.js';
 import { createLoaders, createOneStatementLoaders, type Loaders, type OutsideReaders, type Reader } from './loaders.js';
 import { TOKEN_PATTERN, tokenLsn, type ReplicaRouter } from './replicas.js';
 import type { SnapshotTracing } from '../tracing.js';
+import { OPEN } from '../auth/keys.js';
 import { rootFields } from '../plugins/root-fields.js';
 
 export const CONSISTENCY_HEADER = 'x-consistency-token';
@@ -71,28 +72,31 @@ async function timed<R>(timing: SnapshotTiming | undefined, read: () => Promise<
   return result;
 }
 
-/** Snapshot work admitted to the pool's gate and counted in flight. */
-async function admittedSnapshot<T>(sql: Sql, work: () => Promise<T>): Promise<T> {
+/** Snapshot work admitted to the pool's gate (in the caller's turn) and counted in flight. */
+async function admittedSnapshot<T>(sql: Sql, work: () => Promise<T>, owner: string | null): Promise<T> {
   snapshotsInFlight.count++;
   try {
-    return await admitted(sql, work);
+    return await admitted(sql, work, owner);
   } finally {
     snapshotsInFlight.count--;
   }
 }
 
 /** A one-statement attempt (createOneStatementLoaders): admitted and counted like a snapshot transaction. */
-const inOneStatement = <T>(sql: Sql, fn: () => Promise<T>, timing: SnapshotTiming): Promise<T> =>
-  admittedSnapshot(sql, () => timed(timing, fn));
+const inOneStatement = <T>(sql: Sql, fn: () => Promise<T>, timing: SnapshotTiming, owner: string | null): Promise<T> =>
+  admittedSnapshot(sql, () => timed(timing, fn), owner);
 
 // sql.begin rather than a reserved connection: postgres.js 3.4.9 cannot recover a
 // reserved connection whose server went away (calls on it hang); sql.begin it does.
 // `pipeline` (patches/postgres+3.4.9.patch): the reads go out right behind BEGIN, and
 // the answer does not wait for COMMIT (read only: COMMIT cannot change what was read),
 // so a decision costs one round trip.
-export const inSnapshot = <T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming): Promise<T> =>
+export const inSnapshot = <T>(sql: Sql, fn: (tx: Tx) => Promise<T>, timing?: SnapshotTiming, owner: string | null = null): Promise<T> =>
   admittedSnapshot(sql, async () => (await withDeadline(sql,
-    sql.begin('isolation level repeatable read read only', (tx) => timed(timing, () => fn(tx)), { pipeline }))) as T);
+    sql.begin('isolation level repeatable read read only', (tx) => timed(timing, () => fn(tx)), { pipeline }))) as T, owner);
+
+/** Whose turn a snapshot takes at the pool: the caller's API key (null with auth off: one queue, no per-key share). */
+const ownerOf = (c: Context): string | null => (c.principal && c.principal.id !== OPEN.id ? c.principal.id : null);
 
 /** The request's loaders, bound to its snapshot; only a query operation has them. */
 export function loadersOf(ctx: Context): Loaders {
@@ -145,8 +149,8 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
   const replicas = opts.replicas;
   const tracing = opts.tracing;
   const snapshotOf = <T>(db: Sql, c: Context, fn: (tx: Tx) => Promise<T>): Promise<T> => (tracing
-    ? tracing.snapshot(c, (traced) => inSnapshot(db, (tx) => fn(traced(tx)), c.timing))
-    : inSnapshot(db, fn, c.timing));
+    ? tracing.snapshot(c, (traced) => inSnapshot(db, (tx) => fn(traced(tx)), c.timing, ownerOf(c)))
+    : inSnapshot(db, fn, c.timing, ownerOf(c)));
   const tokensOf = new WeakMap<Request, string>();
   const newerToken = (a: string | undefined, b: string) => (a && tokenLsn(a) > tokenLsn(b) ? a : b);
   return {
@@ -210,7 +214,7 @@ export function useSnapshotTransaction(sql: Sql, opts: SnapshotOptions = {}): Pl
         c.timing = { executeAt: performance.now() };
         if (oneStatement) {
           const loaders = createOneStatementLoaders(sql);
-          const result = await inOneStatement(sql, () => executeIn(c, loaders, async () => executeFn(execArgs)), c.timing);
+          const result = await inOneStatement(sql, () => executeIn(c, loaders, async () => executeFn(execArgs)), c.timing, ownerOf(c));
           if (!loaders.escalated) return afterCommit(c, result);
           c.timing = { executeAt: performance.now() };
         }

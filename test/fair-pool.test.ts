@@ -1,0 +1,85 @@
+// One key flooding the snapshot pool with reads must not take it from other keys: callers take turns
+// for the pool's connections (a waiting decision of another key goes after one more of the flood, not
+// after all of it), and one key may hold at most half of what the pool admits (the rest of its flood is
+// refused OVERLOADED while another key still gets in). Orderings, not timings: a lock on `items` holds
+// every read, and the statements are recorded in the order they are sent.
+import postgres from 'postgres';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createKey, KeyStore } from '../src/auth/keys.js';
+import { admittedNow } from '../src/db/client.js';
+import { createLogger } from '../src/logger.js';
+import { items, ownDatabase, testGateway, uid, UPSERT, type TestGateway } from './helpers.js';
+import { until } from './live-helpers.js';
+
+let db: Awaited<ReturnType<typeof ownDatabase>>;
+let gw: TestGateway;
+const key = {} as Record<'flood' | 'other' | 'writer', string>;
+const p = uid('fair');
+// poolMax 2 + queue 8: the gate admits 10, one key at most 5.
+const POOL = { poolMax: 2, poolQueueMax: 8, connectTimeoutSeconds: 2, statementTimeoutMs: 10_000 };
+
+beforeAll(async () => {
+  db = await ownDatabase();
+  key.flood = (await createKey(db.sql, 'reader', 'flood')).key;
+  key.other = (await createKey(db.sql, 'reader', 'other')).key;
+  key.writer = (await createKey(db.sql, 'writer', 'writer')).key;
+  const keys = new KeyStore(db.sql, createLogger('silent'));
+  await keys.reload();
+  gw = testGateway({ url: db.url, pool: POOL, keys });
+  const res = await as('writer', UPSERT, { items: items(p, { a: {} }) });
+  expect(res.errors).toBeUndefined();
+});
+afterAll(async () => {
+  await gw.close();
+  await db.drop();
+});
+
+async function as(who: keyof typeof key, query: string, variables: Record<string, unknown> = {}) {
+  const res = await gw.app.fetch('http://test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key[who]}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as { data?: any; errors?: { extensions?: { code?: string } }[] };
+}
+
+const CATALOG = `{ catalog(search: "${p}", limit: 1) { sku } }`;
+const DECIDE = `query($c: [ID!]!) { decisionContext(userId: "${p}-u", candidates: $c) { candidates { sku inventory { available } } } }`;
+
+it('a flooding key gets half the pool\'s admissions and takes turns: another key\'s decision goes next but one, not last', async () => {
+  const locker = postgres(db.url, { max: 1, onnotice: () => {} });
+  let release!: () => void;
+  const released = new Promise<void>((r) => { release = r; });
+  let locked!: () => void;
+  const isLocked = new Promise<void>((r) => { locked = r; });
+  const holding = locker.begin(async (tx) => {
+    await tx`lock table items in access exclusive mode`;
+    locked();
+    await released;
+  });
+  try {
+    await isLocked;
+    const mark = gw.statements.length;
+    const flood = Array.from({ length: 8 }, () => as('flood', CATALOG));
+    await until(() => admittedNow(gw.sql) === 5); // 2 reading (held by the lock), 3 waiting their turn
+    const other = as('other', DECIDE, { c: [`${p}-a`] });
+    await until(() => admittedNow(gw.sql) === 6); // another key is admitted although the flood is refused
+    release();
+    const answers = await Promise.all(flood);
+    const refused = answers.filter((a) => a.errors?.[0]?.extensions?.code === 'OVERLOADED');
+    expect(refused).toHaveLength(3);
+    expect(answers.filter((a) => !a.errors)).toHaveLength(5);
+    const decision = await other;
+    expect(decision.errors).toBeUndefined();
+    expect(decision.data.decisionContext.candidates[0].sku).toBe(`${p}-a`);
+    // The order the reads went out: the flood's first two (one per connection, held by the lock); when the
+    // lock went, the flood's next one (its turn came first), then the other key's, then the flood's last two.
+    // In arrival order the other key's would have been last.
+    const sent = gw.statements.slice(mark).flatMap((s) => (/ilike/.test(s) ? ['flood'] : /pg_current_snapshot/.test(s) ? ['other'] : []));
+    expect(sent).toEqual(['flood', 'flood', 'flood', 'other', 'flood', 'flood']);
+  } finally {
+    release();
+    await holding.catch(() => {});
+    await locker.end();
+  }
+});
