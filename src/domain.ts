@@ -49,6 +49,10 @@ export const POLICY_KIND_DESCRIPTIONS: Record<PolicyKind, string> = {
 export const HOLDS = [['QUALITY_HOLD', 'QUALITY_HOLD'], ['RISK_GATE', 'RISK_GATE']] as const satisfies readonly (readonly [PolicyKind, IneligibleReason])[];
 /** The USER-scope kind that makes every candidate of its user ineligible. */
 export const USER_BLOCK: readonly [PolicyKind, IneligibleReason] = ['FRAUD', 'USER_FRAUD'];
+/** The scopes a kind has an effect on (the rules above); a flag of any other pair is refused, not stored to do nothing. */
+export const POLICY_KIND_SCOPES: Record<PolicyKind, readonly PolicyScope[]> = {
+  FRAUD: ['USER'], QUALITY_HOLD: ['SKU', 'CATEGORY'], RISK_GATE: ['SKU', 'CATEGORY'],
+};
 
 /** Why a candidate is not eligible (reads/rules.ts decides each). */
 export const INELIGIBLE_REASONS = ['UNKNOWN_ITEM', 'OUT_OF_STOCK', 'QUALITY_HOLD', 'RISK_GATE', 'USER_FRAUD', 'NO_DELIVERY'] as const;
@@ -59,7 +63,7 @@ export const INELIGIBLE_REASON_DESCRIPTIONS: Record<IneligibleReason, string> = 
   QUALITY_HOLD: 'An active QUALITY_HOLD flag on the SKU or its category.',
   RISK_GATE: 'An active RISK_GATE flag on the SKU or its category.',
   USER_FRAUD: 'An active USER-scope FRAUD flag on the user (every candidate).',
-  NO_DELIVERY: 'A region was asked and it has no fulfillment row, or no next slot.',
+  NO_DELIVERY: 'A region was asked and it has no fulfillment row, or no next slot ahead of the snapshot\'s clock (none set, or one already past).',
 };
 
 /** Which write moved a SKU's stock, as the feed reports it. */

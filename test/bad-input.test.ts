@@ -132,7 +132,7 @@ describe('bad input is refused whole with a code', () => {
 const NUL = '\u0000';
 const SET_INVENTORY = `mutation($s: ID!, $a: Int!, $r: Int) { setInventory(sku: $s, available: $a, reserved: $r) { available reserved } }`;
 const SET_PRICE = `mutation($s: ID!, $a: Int!, $c: String!) { setPrice(sku: $s, amountMinor: $a, currency: $c) { sku } }`;
-const SET_FLAG = `mutation($t: ID!, $r: String) { setPolicyFlag(scope: SKU, target: $t, kind: FRAUD, active: false, reason: $r) { active } }`;
+const SET_FLAG = `mutation($t: ID!, $r: String) { setPolicyFlag(scope: SKU, target: $t, kind: QUALITY_HOLD, active: false, reason: $r) { active } }`;
 const SET_FULFILLMENT = `mutation($r: String!, $c: Float!, $l: Int, $d: DateTime) {
   setFulfillment(region: $r, congestion: $c, latencyMinutes: $l, nextSlotAt: $d) { region congestion nextSlotAt } }`;
 const CATALOG = `query($s: String, $c: String, $l: Int!) { catalog(search: $s, category: $c, limit: $l) { sku } }`;

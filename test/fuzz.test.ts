@@ -119,7 +119,7 @@ const writeArb = fc.oneof(
     variables: fc.record({ s: ourId(writeSkus), a: count, c: fc.oneof(fc.constant('EUR'), anyValue) }) }),
   fc.record({ query: fc.constant('mutation($r: String!, $c: Float!, $l: Int, $d: DateTime) { setFulfillment(region: $r, congestion: $c, latencyMinutes: $l, nextSlotAt: $d) { region } }'),
     variables: fc.record({ r: ourId([`${p}-r`]), c: fc.oneof(fc.double({ min: 0, max: 1 }), anyValue), l: count, d: dateArb }) }),
-  fc.record({ query: fc.constant('mutation($t: ID!, $r: String) { setPolicyFlag(scope: SKU, target: $t, kind: FRAUD, active: true, reason: $r) { active } }'),
+  fc.record({ query: fc.constant('mutation($t: ID!, $r: String) { setPolicyFlag(scope: SKU, target: $t, kind: QUALITY_HOLD, active: true, reason: $r) { active } }'),
     variables: fc.record({ t: ourId(writeSkus), r: fc.oneof(fc.string({ maxLength: 10 }), poisoned(fc.constant('why')), anyValue) }) }),
   fc.record({ query: fc.constant('query($s: String, $c: String, $l: Int!) { catalog(search: $s, category: $c, limit: $l) { sku } }'),
     variables: fc.record({ s: anyValue, c: anyValue, l: count }) }),

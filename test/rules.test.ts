@@ -1,5 +1,6 @@
 // Each ineligibility reason, intent transitions and velocity windows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFacts } from '../src/reads/decision-sql.js';
 import { bumpCounters } from '../src/writes/velocity.js';
 import { DECISION, items, ok, RECORD, testGateway, uid, UPSERT } from './helpers.js';
 
@@ -19,6 +20,7 @@ beforeAll(async () => {
   }));
   ok(await gw.gql(`mutation { setFulfillment(region: "${p}-open", nextSlotAt: "2031-05-01T08:00:00Z", congestion: 0.1) { region } }`));
   ok(await gw.gql(`mutation { setFulfillment(region: "${p}-closed", nextSlotAt: null, congestion: 1) { region } }`));
+  ok(await gw.gql(`mutation { setFulfillment(region: "${p}-past", nextSlotAt: "2001-01-01T00:00:00Z", congestion: 0.1) { region } }`));
 });
 afterAll(() => gw.close());
 
@@ -53,6 +55,16 @@ describe('ineligibility reasons', () => {
     expect(d.candidates[1].policy.map((f: any) => `${f.scope}:${f.kind}`)).toEqual(['CATEGORY:RISK_GATE']);
   });
 
+  it('a flag whose kind has no effect on its scope is refused and writes nothing', async () => {
+    const pairs = [['SKU', 'FRAUD'], ['CATEGORY', 'FRAUD'], ['USER', 'QUALITY_HOLD'], ['USER', 'RISK_GATE']] as const;
+    for (const [scope, kind] of pairs) {
+      const target = `${p}-mismatch-${scope}-${kind}`;
+      const res = await flag(scope, target, kind, true);
+      expect(res.errors?.[0]?.extensions, `${scope} ${kind}`).toMatchObject({ code: 'BAD_USER_INPUT', field: 'kind' });
+      expect(await gw.sql`select 1 from policy_flags where target = ${target}`).toHaveLength(0);
+    }
+  });
+
   it('USER_FRAUD applies to every candidate of a flagged user', async () => {
     const u = `${p}-fraudster`;
     ok(await flag('USER', u, 'FRAUD', true));
@@ -65,6 +77,7 @@ describe('ineligibility reasons', () => {
     const reasons = async (r: string | null) => (await decide({ c: [sku('fine')], r })).candidates[0].reasons;
     expect(await reasons(`${p}-closed`)).toEqual(['NO_DELIVERY']);
     expect(await reasons(`${p}-nowhere`)).toEqual(['NO_DELIVERY']);
+    expect(await reasons(`${p}-past`)).toEqual(['NO_DELIVERY']); // a "next" slot already gone by the snapshot's clock
     expect(await reasons(`${p}-open`)).toEqual([]);
     expect(await reasons(null)).toEqual([]);
   });
@@ -78,6 +91,21 @@ describe('ineligibility reasons', () => {
 describe('session intent', () => {
   const ev = (s: string, kind: string, name: string) => ({ kind, userId: `${p}-u`, sessionId: s, sku: sku(name) });
   const intent = async (s: string) => (await decide({ s, c: [] })).session.intent;
+
+  it('an event exactly 30 minutes old by the snapshot\'s clock still counts, one a microsecond older does not', async () => {
+    const s = `${p}-edge`;
+    const key = { userId: `${p}-u`, sessionId: s, region: null, eventLists: false };
+    // One transaction: its now() is the clock both the events and the reads are measured by.
+    const seen = await gw.sql.begin(async (tx) => {
+      await tx`insert into sessions (id, user_id) values (${s}, ${key.userId})`;
+      await tx`insert into events (kind, user_id, session_id, sku, quantity, at)
+               values ('ADD_TO_CART', ${key.userId}, ${s}, ${sku('fine')}, 1, now() - interval '30 minutes')`;
+      const edge = (await readFacts(tx, key)).intent;
+      await tx`update events set at = at - interval '1 microsecond' where session_id = ${s}`;
+      return [edge, (await readFacts(tx, key)).intent];
+    });
+    expect(seen).toEqual(['BUYING', 'BROWSING']);
+  });
 
   it('BROWSING → CONSIDERING (one SKU twice) → BUYING (add to cart)', async () => {
     const s = `${p}-s1`;

@@ -80,7 +80,7 @@ describe('policyFlipped over SSE', () => {
     const s = sseSubscribe(gw.url, FLIPS, { scopes: ['SKU', 'CATEGORY'] });
     await until(() => gw.hub.subscriberCount > before);
     const flag = (scope: string, target: string, active: boolean) => post(gw.url,
-      `mutation { setPolicyFlag(scope: ${scope}, target: "${target}", kind: QUALITY_HOLD, active: ${active}, reason: "r") { active } }`);
+      `mutation { setPolicyFlag(scope: ${scope}, target: "${target}", kind: ${scope === 'USER' ? 'FRAUD' : 'QUALITY_HOLD'}, active: ${active}, reason: "r") { active } }`);
     await flag('SKU', sku('a'), true);
     await flag('SKU', sku('a'), true);        // no flip
     await flag('USER', `${p}-user`, true);    // other scope

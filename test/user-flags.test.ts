@@ -9,7 +9,7 @@ import { liveGateway, postAs, sseSubscribe, until, wsClient, wsSubscribe, type L
 
 const FLIPS = `subscription($scopes: [PolicyScope!], $after: String) { policyFlipped(scopes: $scopes, after: $after) {
   cursor flag { scope target reason } } }`;
-const SET = `mutation($s: PolicyScope!, $t: ID!, $r: String) { setPolicyFlag(scope: $s, target: $t, kind: FRAUD, active: true, reason: $r) { active } }`;
+const SET = `mutation($s: PolicyScope!, $t: ID!, $k: PolicyKind!, $r: String) { setPolicyFlag(scope: $s, target: $t, kind: $k, active: true, reason: $r) { active } }`;
 
 let db: Awaited<ReturnType<typeof ownDatabase>>;
 let gw: LiveGateway;
@@ -29,7 +29,7 @@ afterAll(async () => {
 
 const bearer = (role: Role) => `Bearer ${keys[role]}`;
 const write = async (scope: string, target: string, reason: string) =>
-  expect((await postAs(gw.url, { authorization: bearer('writer') }, SET, { s: scope, t: target, r: reason })).body.errors).toBeUndefined();
+  expect((await postAs(gw.url, { authorization: bearer('writer') }, SET, { s: scope, t: target, k: scope === 'USER' ? 'FRAUD' : 'QUALITY_HOLD', r: reason })).body.errors).toBeUndefined();
 const scopesOf = (s: Stream<any>) => s.items.map((i) => i.policyFlipped.flag.scope);
 
 describe('USER-scope flips reach admin keys only', () => {

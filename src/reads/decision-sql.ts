@@ -55,7 +55,8 @@ function factsQuery(db: Queryable, key: FactsKey) {
     with own as materialized (select id from sessions where id = ${key.sessionId} and user_id = ${userId}),
     w as (
       select e.kind, e.sku from events e
-      where e.session_id = (select id from own) and e.user_id = ${userId} and e.at > now() - interval '30 minutes'
+      -- at most 30 minutes old, as the velocity windows count an event whose age is at most the window
+      where e.session_id = (select id from own) and e.user_id = ${userId} and e.at >= now() - interval '30 minutes'
     )
     select
       pg_current_snapshot()::text as "snapshotId",

@@ -1,7 +1,7 @@
 import { may } from '../auth/roles.js';
 import { builder } from '../builder.js';
 import { DomainError, parseInput } from '../errors.js';
-import { describedValues, POLICY_KIND_DESCRIPTIONS, POLICY_KINDS, POLICY_SCOPES, PRIVATE_SCOPE, type Flag } from '../domain.js';
+import { describedValues, POLICY_KIND_DESCRIPTIONS, POLICY_KIND_SCOPES, POLICY_KINDS, POLICY_SCOPES, PRIVATE_SCOPE, type Flag } from '../domain.js';
 import { setPolicyFlag } from '../writes/policy.js';
 import { id, text } from './inputs.js';
 
@@ -23,6 +23,7 @@ export const PolicyFlagRef = builder.objectRef<Flag>('PolicyFlag').implement({
 builder.mutationField('setPolicyFlag', (t) => t.field({
   type: PolicyFlagRef,
   description: 'Set or lift a flag. Touches every decision that involves the user, SKU or category. '
+    + 'FRAUD is set on a USER; QUALITY_HOLD and RISK_GATE on a SKU or CATEGORY (other pairs: BAD_USER_INPUT). '
     + 'Writer keys may set any flag; merchandiser keys SKU and CATEGORY flags.',
   // Merchandisers (the live board) may hold SKUs and categories without the other writes.
   authScopes: { $any: { write: true, flag: true } },
@@ -37,6 +38,11 @@ builder.mutationField('setPolicyFlag', (t) => t.field({
   resolve: async (_, args, ctx) => {
     if (args.scope === PRIVATE_SCOPE && !may(ctx.principal, 'write')) {
       throw new DomainError('FORBIDDEN', 'USER-scope flags need a writer or admin key', { field: 'scope' });
+    }
+    const scopes = POLICY_KIND_SCOPES[args.kind];
+    if (!scopes.includes(args.scope)) {
+      throw new DomainError('BAD_USER_INPUT',
+        `kind: ${args.kind} acts on ${scopes.join(' or ')} scope, not ${args.scope}; such a flag would have no effect`, { field: 'kind' });
     }
     const target = parseInput(id, args.target, 'target');
     const reason = parseInput(text(1000).nullable(), args.reason ?? null, 'reason');

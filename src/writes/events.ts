@@ -5,7 +5,7 @@ import { CLICK_KIND, SALE_KIND, type EventKind } from '../domain.js';
 import { DomainError } from '../errors.js';
 import type { StockLevel } from './items.js';
 import { appendChanges, inventoryChanges } from '../live/changelog.js';
-import { inWriteTx, lockSkus, sortedUnique } from './tx.js';
+import { inWriteTx, lockSkus, sortedUnique, writeClock } from './tx.js';
 import { checkCitedDecisions } from './decision-log.js';
 import { bumpCounters } from './velocity.js';
 
@@ -47,11 +47,12 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
     const unknown = skus.filter((s) => !known.has(s));
     if (unknown.length) throw new DomainError('NOT_FOUND', `Unknown SKU(s): ${unknown.join(', ')}`, { skus: unknown });
     await checkCitedDecisions(tx, events);
+    const clock = await writeClock(tx);
 
     let stock: StockLevel[] = [];
     if (purchased.length) {
       stock = await tx<StockLevel[]>`
-        update inventory i set available = i.available - d.q, updated_at = now()
+        update inventory i set available = i.available - d.q, updated_at = ${clock.at}::timestamptz
         from unnest(${purchased}::text[], ${purchased.map((s) => sales.get(s)!)}::int[]) as d(sku, q)
         where i.sku = d.sku
         returning i.sku, i.available, i.reserved, i.updated_at as "updatedAt", i.available + d.q as previous,
@@ -68,11 +69,11 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
     // atomicity and lock order hold.
     for (let i = 0; i < counted.length; i += COUNTER_SLICE) {
       await bumpCounters(tx, counted.slice(i, i + COUNTER_SLICE)
-        .map((sku) => ({ sku, sales: sales.get(sku) ?? 0, clicks: clicks.get(sku) ?? 0 })));
+        .map((sku) => ({ sku, sales: sales.get(sku) ?? 0, clicks: clicks.get(sku) ?? 0 })), clock.epoch);
     }
     await tx`
-      insert into events (kind, user_id, session_id, sku, quantity, decision_id, position)
-      select * from unnest(${events.map((e) => e.kind)}::text[], ${events.map((e) => e.userId)}::text[],
+      insert into events (kind, user_id, session_id, sku, quantity, decision_id, position, at)
+      select *, ${clock.at}::timestamptz from unnest(${events.map((e) => e.kind)}::text[], ${events.map((e) => e.userId)}::text[],
                            ${events.map((e) => e.sessionId) as string[]}::text[], ${events.map((e) => e.sku) as string[]}::text[],
                            ${events.map((e) => e.quantity)}::int[], ${events.map((e) => e.decisionId ?? null) as string[]}::uuid[],
                            ${events.map((e) => e.position ?? null) as number[]}::int[])`;
@@ -82,7 +83,7 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
       // concurrent first event of another user waits on the row and then sees the winner.
       const owners = await tx<{ id: string; userId: string }[]>`
         insert into sessions as s (id, user_id, last_event_at)
-        select id, u, now() from unnest(${ids}::text[], ${ids.map((id) => sessions.get(id)!)}::text[]) as t(id, u)
+        select id, u, ${clock.at}::timestamptz from unnest(${ids}::text[], ${ids.map((id) => sessions.get(id)!)}::text[]) as t(id, u)
         on conflict (id) do update set last_event_at = greatest(s.last_event_at, excluded.last_event_at)
         returning s.id, s.user_id as "userId"`;
       const foreign = owners.filter((o) => o.userId !== sessions.get(o.id)).map((o) => o.id);

@@ -3,7 +3,7 @@ import type { Sql } from '../db/client.js';
 import type { Timestamp } from '../db/timestamps.js';
 import { DomainError } from '../errors.js';
 import { appendChanges, inventoryChanges } from '../live/changelog.js';
-import { inWriteTx, lockSkus } from './tx.js';
+import { inWriteTx, lockSkus, writeClock } from './tx.js';
 
 export interface ItemInput {
   sku: string; title: string; category: string; priceMinor: number; currency: string; available: number;
@@ -26,13 +26,14 @@ export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLe
       where (items.title, items.category) is distinct from (excluded.title, excluded.category)`;
     await tx`insert into sku_counters (sku) select unnest(${skus}::text[]) on conflict do nothing`;
     await lockSkus(tx, skus);
+    const clock = await writeClock(tx);
     // previous/previousReserved: the main query reads inventory in the statement's snapshot, from
     // before the insert: one index lookup per row, so the statement stays linear in the batch.
     const stock = await tx<StockLevel[]>`
       with up as (
-        insert into inventory as i (sku, available)
-        select * from unnest(${skus}::text[], ${items.map((i) => i.available)}::int[])
-        on conflict (sku) do update set available = excluded.available, updated_at = now()
+        insert into inventory as i (sku, available, updated_at)
+        select *, ${clock.at}::timestamptz from unnest(${skus}::text[], ${items.map((i) => i.available)}::int[])
+        on conflict (sku) do update set available = excluded.available, updated_at = ${clock.at}::timestamptz
         where i.available <> excluded.available
         returning i.sku, i.available, i.reserved, i.updated_at)
       select up.sku, up.available, up.reserved, up.updated_at as "updatedAt",
@@ -51,11 +52,11 @@ export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLe
         { field, skus: short.map((s) => s.sku) });
     }
     await tx`
-      insert into prices as p (sku, amount_minor, currency, list_amount_minor)
-      select s, a, c, a from unnest(${skus}::text[], ${items.map((i) => i.priceMinor)}::int[],
+      insert into prices as p (sku, amount_minor, currency, list_amount_minor, updated_at)
+      select s, a, c, a, ${clock.at}::timestamptz from unnest(${skus}::text[], ${items.map((i) => i.priceMinor)}::int[],
                                     ${items.map((i) => i.currency)}::text[]) as t(s, a, c)
       on conflict (sku) do update set amount_minor = excluded.amount_minor, currency = excluded.currency,
-        list_amount_minor = excluded.list_amount_minor, updated_at = now()
+        list_amount_minor = excluded.list_amount_minor, updated_at = ${clock.at}::timestamptz
       where (p.amount_minor, p.currency, p.list_amount_minor)
         is distinct from (excluded.amount_minor, excluded.currency, excluded.list_amount_minor)`;
     await appendChanges(tx, inventoryChanges(stock, 'UPSERT'));
@@ -66,11 +67,12 @@ export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLe
 export async function setInventory(sql: Sql, sku: string, available: number, reserved: number | null): Promise<StockLevel> {
   return inWriteTx(sql, async (tx) => {
     if (!(await lockSkus(tx, [sku])).has(sku)) throw new DomainError('NOT_FOUND', `Unknown SKU "${sku}"`, { sku });
+    const clock = await writeClock(tx);
     const [row] = await tx<StockLevel[]>`
       with prev as (select available, reserved from inventory where sku = ${sku})
       update inventory set available = ${available}, reserved = coalesce(${reserved}::int, reserved),
         updated_at = case when (available, reserved) is distinct from (${available}::int, coalesce(${reserved}::int, reserved))
-                          then now() else updated_at end
+                          then ${clock.at}::timestamptz else updated_at end
       where sku = ${sku}
       returning sku, available, reserved, updated_at as "updatedAt",
         (select available from prev) as previous, (select reserved from prev) as "previousReserved"`;
@@ -92,10 +94,13 @@ export interface PriceRow { sku: string; amountMinor: number; currency: string; 
 // currency changes (a list price in another currency would mean nothing).
 export async function setPrice(sql: Sql, sku: string, amountMinor: number, currency: string): Promise<PriceRow> {
   return inWriteTx(sql, async (tx) => {
+    // Locked first, as every writer of a SKU does, so the clock is read after any write it waits for.
+    if (!(await lockSkus(tx, [sku])).has(sku)) throw new DomainError('NOT_FOUND', `Unknown SKU "${sku}"`, { sku });
+    const clock = await writeClock(tx);
     const [row] = await tx<PriceRow[]>`
       update prices set amount_minor = ${amountMinor}, currency = ${currency},
         list_amount_minor = case when currency = ${currency} then list_amount_minor else ${amountMinor} end,
-        updated_at = now()
+        updated_at = ${clock.at}::timestamptz
       where sku = ${sku}
       returning sku, amount_minor as "amountMinor", currency, list_amount_minor as "listAmountMinor", updated_at as "updatedAt"`;
     if (!row) throw new DomainError('NOT_FOUND', `Unknown SKU "${sku}"`, { sku });

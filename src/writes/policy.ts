@@ -2,7 +2,7 @@
 import type { Sql } from '../db/client.js';
 import type { Flag, Fulfillment } from '../domain.js';
 import { appendChanges } from '../live/changelog.js';
-import { inWriteTx } from './tx.js';
+import { inWriteTx, writeClock } from './tx.js';
 
 export interface FlagWrite { flag: Flag; flipped: boolean }
 
@@ -17,11 +17,12 @@ export async function setPolicyFlag(
              values (${scope}, ${target}, ${kind}, false, null) on conflict do nothing`;
     const [prev] = await tx<{ active: boolean }[]>`
       select active from policy_flags where scope = ${scope} and target = ${target} and kind = ${kind} for update`;
+    const clock = await writeClock(tx);
     // changedAt moves when the flag or its reason changes; a repeat of the same state is a no-op.
     const [flag] = await tx<Flag[]>`
       update policy_flags f set active = ${active}, reason = ${reason},
         changed_at = case when (f.active, f.reason) is distinct from (${active}::boolean, ${reason}::text)
-                          then now() else f.changed_at end
+                          then ${clock.at}::timestamptz else f.changed_at end
       where scope = ${scope} and target = ${target} and kind = ${kind}
       returning scope, target, kind, active, reason, changed_at as "changedAt"`;
     const flipped = prev!.active !== active;

@@ -32,6 +32,19 @@ async function withRetries<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> 
   }
 }
 
+/**
+ * The one instant a write is stamped with, read after its locks: every signal it writes (an event's `at`, stock's
+ * and price's `updatedAt`, a session's `lastEventAt`, a flag's `changedAt`, the velocity slot) names the same
+ * instant, and it is later than the commit of any writer it waited for. `now()` is the transaction's start,
+ * before any lock wait: a purchase that waited 2 s would show an event 2 s older than its velocity slot.
+ * `at`: timestamptz text (exact, microseconds); `epoch`: seconds since the epoch, exact decimal text.
+ */
+export async function writeClock(tx: Tx): Promise<{ at: string; epoch: string }> {
+  const [row] = await tx<{ at: string; epoch: string }[]>`
+    select t::text as at, extract(epoch from t)::text as epoch from (select clock_timestamp() as t) c`;
+  return row!;
+}
+
 /** Locks the SKUs' counter rows in order; returns the SKUs that exist. */
 export async function lockSkus(tx: Tx, skus: readonly string[]): Promise<Set<string>> {
   if (skus.length === 0) return new Set();

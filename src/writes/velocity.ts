@@ -15,8 +15,9 @@ const MAX_TOTAL = '9223372036854775807';
 const RING_DELTA_CAP = 2 ** 32;
 
 /**
- * Adds the deltas at the current time, or at `at` (seconds since the epoch; a
- * decimal string is taken exactly), for tests that build a history.
+ * Adds the deltas at `at` (seconds since the epoch; a decimal string is taken
+ * exactly): the write's clock (writeClock), or a test's history; by default
+ * the current time.
  */
 export async function bumpCounters(tx: Queryable, deltas: readonly CounterDelta[], at?: number | string): Promise<void> {
   if (deltas.length === 0) return;

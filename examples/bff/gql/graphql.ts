@@ -5,7 +5,7 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
 export type IneligibleReason =
-  /** A region was asked and it has no fulfillment row, or no next slot. */
+  /** A region was asked and it has no fulfillment row, or no next slot ahead of the snapshot's clock (none set, or one already past). */
   | 'NO_DELIVERY'
   /** available − reserved < 1. */
   | 'OUT_OF_STOCK'
