@@ -253,6 +253,26 @@ describe('createLiveClient', () => {
     await gw.stop();
   }, 30_000);
 
+  it('a resync refused for good (a bad key) ends the subscription with its code; other resync failures are retried', async () => {
+    const gw = await liveGateway({}, writer.url);
+    const live = createLiveClient({ url: gw.wsUrl, webSocketImpl: WebSocket, minRetryDelayMs: 20 });
+    const errors: LiveError[] = [];
+    let refused = 0;
+    live.subscribe({ query: SUB, resync: async () => { refused++; throw Object.assign(new Error('Missing API key'), { code: 'UNAUTHENTICATED' }); } },
+      { next: () => {}, error: (e) => errors.push(e) });
+    let flaky = 0;
+    const got: unknown[] = [];
+    live.subscribe({ query: SUB, resync: async () => { if (++flaky < 3) throw new TypeError('fetch failed'); return head(); } },
+      { next: (c) => got.push(c), error: (e) => errors.push(e) });
+    await until(() => errors.length === 1 && flaky >= 3, 10_000);
+    await sleep(200);
+    expect(errors.map((e) => e.code)).toEqual(['UNAUTHENTICATED']);
+    expect(refused).toBe(1); // not retried
+    expect(flaky).toBe(3); // retried until it answered, then subscribed
+    await live.dispose();
+    await gw.stop();
+  }, 30_000);
+
   it('refuses a request it could not resume, and reports an invalid operation without retrying', async () => {
     const gw = await liveGateway({}, writer.url);
     const live = createLiveClient({ url: gw.wsUrl, webSocketImpl: WebSocket, minRetryDelayMs: 20 });

@@ -18,7 +18,11 @@ export interface LiveRequest {
   variables?: Record<string, unknown>;
   /** Where to start: a `snapshot.cursor` (or any delivered cursor). Without it, `resync` is called first. */
   after?: string;
-  /** Re-reads your state and returns its `snapshot.cursor`: at the start without `after`, and on CURSOR_EXPIRED. */
+  /**
+   * Re-reads your state and returns its `snapshot.cursor`: at the start without `after`, and on CURSOR_EXPIRED.
+   * A throw is retried with backoff, unless the error has a `code` that would not change on retry
+   * (`UNAUTHENTICATED`, `FORBIDDEN`, `BAD_USER_INPUT`, …): then the subscription ends with it.
+   */
   resync?: () => Promise<string> | string;
 }
 
@@ -114,7 +118,12 @@ function resumable<T extends { cursor: string }>(
       try {
         cursor = await request.resync!();
         mustResync = false;
-      } catch {
+      } catch (err) {
+        // A bad key would fail every retry the same way: end, rather than retry silently for ever.
+        const code = (err as { code?: unknown } | null)?.code;
+        if (typeof code === 'string' && FATAL_CODES.has(code as ErrorCode)) {
+          return fail(err instanceof LiveError ? err : new LiveError(`resync: ${(err as Error).message}`, code));
+        }
         return retry(startedAt);
       }
       if (stopped) return; // resync may have started everything over
