@@ -88,6 +88,15 @@ function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
   return n;
 }
 
+function tcpPort(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const n = int(name, fallback, env);
+  if (n > 65535) throw new Error(`${name} must be a TCP port from 0 to 65535, got "${env[name]}"`);
+  return n;
+}
+
+/** pino's levels: an unknown one would stop the start with a stack trace instead of this line. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 function fraction(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -113,12 +122,12 @@ function oneOf<T extends string>(name: string, allowed: readonly T[], fallback: 
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    port: int('PORT', 4000, env),
+    port: tcpPort('PORT', 4000, env),
     host: env.HOST || '0.0.0.0',
     // Set and non-empty: use that Postgres. Unset or empty: embedded PostgreSQL.
     databaseUrl: env.DATABASE_URL ? env.DATABASE_URL : undefined,
     dataDir: path.resolve(env.DATA_DIR || './.data/pg'),
-    embeddedPort: int('EMBEDDED_PG_PORT', 54329, env),
+    embeddedPort: tcpPort('EMBEDDED_PG_PORT', 54329, env),
     poolMax: int('PG_POOL_MAX', 10, env),
     poolQueueMax: int('PG_POOL_QUEUE_MAX', 100, env),
     writePoolMax: int('PG_WRITE_POOL_MAX', 8, env),
@@ -148,7 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     changeLogRetentionSeconds: int('CHANGE_LOG_RETENTION_S', 24 * 3600, env),
     changeLogPruneSeconds: int('CHANGE_LOG_PRUNE_S', 60, env),
     production: env.NODE_ENV === 'production',
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info', env),
     // Auth and graphql-ws bounds
     authRequired: bool('AUTH_REQUIRED', false, env),
     trustedDocuments: oneOf('TRUSTED_DOCUMENTS', TRUSTED_MODES, 'off', env),

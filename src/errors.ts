@@ -13,7 +13,7 @@ export const ERRORS = {
   BAD_USER_INPUT: { status: 200, meaning: 'An argument or variable is not valid (`extensions.field` names it), including values Postgres itself refuses; nothing was written.' },
   GRAPHQL_PARSE_FAILED: { status: 200, meaning: 'The document is not valid GraphQL, or passes a size limit (tokens, depth, aliases).' },
   GRAPHQL_VALIDATION_FAILED: { status: 200, meaning: 'The document asks for fields or arguments the schema does not have.' },
-  BAD_REQUEST: { status: 400, meaning: 'The HTTP request cannot be read (bad JSON, a bad batch entry, too many batched operations); from yoga.' },
+  BAD_REQUEST: { status: 400, meaning: 'The HTTP request cannot be read (bad JSON, a bad batch entry, too many batched operations); from yoga, which answers a GET without a query 200 with `accept: application/json`.' },
   OPERATION_RESOLUTION_FAILURE: { status: 400, meaning: '`operationName` names no operation of the document, or is missing where it holds several; from yoga.' },
   UNAUTHENTICATED: { status: 401, meaning: 'No API key, or an unknown or revoked one (`WWW-Authenticate: Bearer`; graphql-ws closes 4401).' },
   FORBIDDEN: { status: 403, meaning: 'The key\'s roles may not run this operation or read this data.' },

@@ -70,19 +70,26 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
 }
 
 /**
- * For one-off scripts (seed, keys): with the embedded default, use the server a
- * running gateway already started on the same port rather than starting another.
+ * For one-off scripts (seed, keys, export): with the embedded default, use the server a
+ * running gateway already started on the same port rather than starting another. Always
+ * says on stderr which database it uses: a key created in a database the gateway does not
+ * read (it runs with DATABASE_URL, the script without) would leave auth off without a word.
  */
 export async function openForScript(config: Config, logger: Logger): Promise<Database> {
-  if (!config.databaseUrl) {
-    const url = embeddedUrl(config.embeddedPort);
-    const probe = postgres(url, { max: 1, connect_timeout: 1, onnotice: () => {} });
-    const running = await probe`select 1`.then(() => true, () => false);
-    await probe.end();
-    if (running) {
-      await migrate(url);
-      return { url, embedded: null, fresh: false };
-    }
+  if (config.databaseUrl) {
+    console.error(`using DATABASE_URL ${redactSecrets(config.databaseUrl)}`);
+    return openDatabase(config, logger);
   }
+  const url = embeddedUrl(config.embeddedPort);
+  const probe = postgres(url, { max: 1, connect_timeout: 1, onnotice: () => {} });
+  const running = await probe`select 1`.then(() => true, () => false);
+  await probe.end();
+  if (running) {
+    console.error(`using the embedded PostgreSQL on port ${config.embeddedPort} (a running gateway's; DATABASE_URL is unset)`);
+    await migrate(url);
+    return { url, embedded: null, fresh: false };
+  }
+  console.error(`using the embedded PostgreSQL with data in ${config.dataDir}, started for this script: no server answers on `
+    + `EMBEDDED_PG_PORT ${config.embeddedPort}. If your gateway runs with DATABASE_URL, set it here too.`);
   return openDatabase(config, logger);
 }

@@ -57,7 +57,10 @@ for (let tick = 0; Date.now() < end && !stopping; tick++) {
     refused++;
     if (!soldOutAt.has(sku)) soldOutAt.set(sku, Date.now());
   } else if (res.errors) {
-    console.error(res.errors[0]!.message);
+    const code = res.errors[0]!.extensions?.code;
+    const hint = code === 'UNAUTHENTICATED' || code === 'FORBIDDEN'
+      ? ' — the gateway has API keys: run the demo with GATEWAY_KEY=<a writer or admin key> (npm run keys -- create writer demo)' : '';
+    console.error(`${res.errors[0]!.message}${hint}`);
     process.exit(1);
   } else {
     purchases++;
