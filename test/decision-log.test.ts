@@ -97,6 +97,19 @@ describe('a logged row is the answer', () => {
     expect(row.signals[2].reasons).toEqual(['QUALITY_HOLD']);
   });
 
+  it('an answer the client never got (data: null: an alias beside it failed) is not logged', async () => {
+    const u = `${user}-unserved`;
+    const res = await l.gw.gql(`{ a: decisionContext(userId: "${u}", candidates: ["${sku(1)}"], log: true) { decisionId }
+      b: decisionContext(userId: "${u}", candidates: ["${sku(1)}"], log: true) { user { recentPurchases(limit: 500) { sku } } } }`);
+    expect(res.data).toBeNull();
+    expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    // The same decision, served: logged (so the check below can see a row when there is one).
+    const served = ok(await l.gw.gql(`{ a: decisionContext(userId: "${u}", candidates: ["${sku(1)}"], log: true) { decisionId } }`)).a;
+    await l.log.flush();
+    const rows = await l.sql`select decision_id::text as id from decision_log where user_id = ${u}`;
+    expect(rows.map((r: any) => r.id)).toEqual([served.decisionId]);
+  });
+
   it('ids are unique and in time order; without log: true and at sample 0 nothing is logged', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {

@@ -6,7 +6,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
 import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { Turns } from '../util.js';
+import { sleep, Turns } from '../util.js';
 import { CHANNEL, logBounds, readChanges, readReplayPage, type LoggedChange } from './changelog.js';
 
 export interface HubOptions {
@@ -36,6 +36,9 @@ export const cursorOf = (seq: number) => String(seq);
 
 const PING = 'ping';
 const LISTEN_CHECK_MS = 2000;
+
+/** How long a subscribe waits for a cursor ahead of the log to become visible (see subscribe) before refusing it. */
+const AHEAD_WAIT_MS = 2000;
 
 /** Rows a replay statement returns at most. */
 export const REPLAY_PAGE = 500;
@@ -190,7 +193,13 @@ export class ChangeHub {
   async subscribe(filter: Filter, after: string | null | undefined, owner: string | null = null): Promise<AsyncIterableIterator<Delivery>> {
     const wanted = after == null ? null : parseCursor(after);
     if (this.stopped) throw new DomainError('UNAVAILABLE', 'The gateway is shutting down; resubscribe to another instance', after == null ? {} : { lastCursor: after });
-    const { head, prunedThrough } = await logBounds(this.opts.sql);
+    let { head, prunedThrough } = await logBounds(this.opts.sql);
+    // A cursor ahead of the log may be one a read replica already shows while the primary's commit still waits
+    // for a synchronous standby's acknowledgement: give that commit a moment to become visible here.
+    for (const until = Date.now() + AHEAD_WAIT_MS; wanted !== null && wanted > head && Date.now() < until;) {
+      await sleep(20);
+      ({ head, prunedThrough } = await logBounds(this.opts.sql));
+    }
     if (wanted !== null && wanted < prunedThrough) throw cursorExpired(wanted, prunedThrough);
     if (wanted !== null && wanted > head) {
       throw new DomainError('BAD_USER_INPUT', `Cursor ${wanted} is ahead of the change log (head ${head})`);

@@ -90,6 +90,9 @@ export interface Replica {
   /** now() − pg_last_xact_replay_timestamp() at the last check, when it was behind the primary (for logs/metrics). */
   replayAgeMs: number | undefined;
   monitor: Sql;
+  /** Its lag check still unanswered, and when it was sent: a hung replica must not hold up the others' checks. */
+  probe?: Promise<void>;
+  probeAt?: number;
 }
 
 export interface ReplicaOptions {
@@ -150,7 +153,7 @@ export class ReplicaRouter {
   /** First check done (replicas that answered are usable at once), then every checkMs. */
   async start(): Promise<void> {
     replicaStats.routers.add(this);
-    await this.check();
+    await this.check(Math.max(this.opts.checkMs * 5, 500)); // the first: long enough for the connections to open
     this.timer = setInterval(() => { this.checking ??= this.check().finally(() => { this.checking = undefined; }); }, this.opts.checkMs);
     this.timer.unref();
   }
@@ -165,8 +168,8 @@ export class ReplicaRouter {
   /** Current lag bound of a replica, ms (Infinity when it never caught up). */
   lagOf(r: Replica): number { return performance.now() - r.caughtUpAt; }
 
-  /** One lag check (the timer runs it every checkMs; a test may run one to sample now). */
-  async check(): Promise<void> {
+  /** One lag check (the timer runs it every checkMs; a test may run one to sample now), waiting for answers at most `waitMs`. */
+  async check(waitMs = this.opts.checkMs): Promise<void> {
     const at = performance.now();
     try {
       const [row] = await this.primary<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
@@ -177,26 +180,44 @@ export class ReplicaRouter {
     } catch (err) {
       this.opts.logger?.debug({ err }, 'replica lag check: primary unreachable');
     }
-    await Promise.all(this.replicas.map(async (r) => {
-      try {
-        const [row] = await r.monitor<{ lsn: string | null; age: number | null }[]>`
-          select pg_last_wal_replay_lsn()::text as lsn,
-                 (extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000)::float8 as age`;
-        const replayed = lsn(row!.lsn);
-        r.replayLsn = replayed;
-        for (let i = this.samples.length - 1; i >= 0; i--) {
-          const s = this.samples[i]!;
-          if (s.lsn <= replayed) { if (s.at > r.caughtUpAt) r.caughtUpAt = s.at; break; }
+    // Each replica is probed on its own: one whose last probe is still unanswered (a frozen server, a network
+    // black hole: its server-side statement_timeout never fires) is skipped, and marked down once the probe is
+    // older than the stall bound; the others keep being sampled every checkMs. A check waits for its probes at
+    // most checkMs; a slower answer still applies when it arrives.
+    const stallMs = Math.max(this.opts.checkMs * 5, 500);
+    const probes = this.replicas.map((r) => {
+      if (r.probe) {
+        if (r.up && at - r.probeAt! > stallMs) {
+          this.opts.logger?.warn({ replica: r.name }, 'read replica not answering its lag check: decisions go elsewhere');
+          r.up = false;
         }
-        const newest = this.samples.at(-1);
-        r.replayAgeMs = newest && replayed < newest.lsn && row!.age !== null ? Number(row!.age) : undefined;
-        if (!r.up) this.opts.logger?.info({ replica: r.name }, 'read replica reachable');
-        r.up = true;
-      } catch (err) {
-        if (r.up) this.opts.logger?.warn({ replica: r.name, err }, 'read replica unreachable: decisions go elsewhere');
-        r.up = false;
+        return r.probe;
       }
-    }));
+      r.probeAt = at;
+      return (r.probe = this.probe(r).finally(() => { r.probe = undefined; }));
+    });
+    await Promise.race([Promise.all(probes), sleep(waitMs)]);
+  }
+
+  private async probe(r: Replica): Promise<void> {
+    try {
+      const [row] = await r.monitor<{ lsn: string | null; age: number | null }[]>`
+        select pg_last_wal_replay_lsn()::text as lsn,
+               (extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000)::float8 as age`;
+      const replayed = lsn(row!.lsn);
+      r.replayLsn = replayed;
+      for (let i = this.samples.length - 1; i >= 0; i--) {
+        const s = this.samples[i]!;
+        if (s.lsn <= replayed) { if (s.at > r.caughtUpAt) r.caughtUpAt = s.at; break; }
+      }
+      const newest = this.samples.at(-1);
+      r.replayAgeMs = newest && replayed < newest.lsn && row!.age !== null ? Number(row!.age) : undefined;
+      if (!r.up) this.opts.logger?.info({ replica: r.name }, 'read replica reachable');
+      r.up = true;
+    } catch (err) {
+      if (r.up) this.opts.logger?.warn({ replica: r.name, err }, 'read replica unreachable: decisions go elsewhere');
+      r.up = false;
+    }
   }
 
   /** The primary's WAL position now: a write committed before this call is at or before it (the consistency token). */
@@ -216,13 +237,14 @@ export class ReplicaRouter {
       if (known) return known;
       const within = this.pick();
       if (!within || performance.now() >= deadline) return undefined;
-      await Promise.all(this.replicas.filter((r) => r.up).map(async (r) => {
+      // Never past the deadline: a replica that does not answer (frozen, black-holed) must not hold the decision.
+      await Promise.race([sleep(Math.max(0, deadline - performance.now())), Promise.all(this.replicas.filter((r) => r.up).map(async (r) => {
         try {
           const [row] = await r.sql<{ lsn: string | null }[]>`select pg_last_wal_replay_lsn()::text as lsn`;
           const replayed = lsn(row!.lsn);
           if (replayed > r.replayLsn) r.replayLsn = replayed;
         } catch { /* the next check marks it */ }
-      }));
+      }))]);
       if (this.pick(undefined, minLsn)) continue;
       await sleep(5);
     }

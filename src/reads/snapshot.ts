@@ -120,6 +120,9 @@ async function executeIn<T>(ctx: Context, loaders: Loaders, run: () => Promise<T
 
 /** After COMMIT: the deferred `after` steps (never throw into the answer). */
 function afterCommit<T>(ctx: Context, result: T): T {
+  // Every root field that reads is non-null: an error one of them could not absorb made the whole answer
+  // `data: null`, and then no decision was served — none may be logged (nor its id cited later).
+  if ((result as { data?: unknown } | null)?.data == null) return result;
   for (const d of ctx.deferred ?? []) {
     try { d.after(); } catch { /* logging never fails a decision */ }
   }

@@ -46,7 +46,7 @@ export async function ensurePartitions(sql: Sql, fromMs: number, days: number): 
   const wanted = Array.from({ length: days }, (_, i) => dayStart(fromMs) + i * DAY_MS);
   const made: string[] = [];
   await sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(${PARTITION_LOCK})`;
+    await partitionDdl(tx);
     const existing = new Set((await tx<{ name: string }[]>`
       select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
       where i.inhparent = 'decision_log'::regclass`).map((r) => r.name));
@@ -63,11 +63,21 @@ export async function ensurePartitions(sql: Sql, fromMs: number, days: number): 
   return made;
 }
 
+/**
+ * Partition DDL locks decision_log itself, behind anything reading it (an export's cursor holds it for minutes),
+ * and everything after it would queue behind the DDL: the log's inserts, recordEvents citing a decision. So it
+ * waits for a lock at most 200 ms and otherwise fails this pass (retried within the hour), rather than stall them.
+ */
+async function partitionDdl(tx: Tx): Promise<void> {
+  await tx`select pg_advisory_xact_lock(${PARTITION_LOCK})`;
+  await tx`set local lock_timeout = '200ms'`;
+}
+
 /** Drops every partition whose whole range is older than `cutoffMs`; returns their names. */
 export async function dropPartitionsBefore(sql: Sql, cutoffMs: number): Promise<string[]> {
   const dropped: string[] = [];
   await sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(${PARTITION_LOCK})`;
+    await partitionDdl(tx);
     const parts = await tx<{ name: string }[]>`
       select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
       where i.inhparent = 'decision_log'::regclass order by 1`;
