@@ -2,12 +2,11 @@
 // real server (keys on): only admin keys read it (decisionLog, decisionOutcomes)
 // over HTTP and graphql-ws; log: true needs a key that may write; paging is
 // bounded and its cursor validated. And retention drops whole partitions.
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey } from '../src/auth/keys.js';
 import { maintainDecisionLog } from '../src/log/retention.js';
 import { ensurePartitions, insertDecisionBatch, partitionName } from '../src/writes/decision-log.js';
-import { items, ownDatabase } from './helpers.js';
+import { holdInTransaction, items, ownDatabase } from './helpers.js';
 import { liveGateway, postAs, wsClient, type LiveGateway } from './live-helpers.js';
 
 let db: Awaited<ReturnType<typeof ownDatabase>>;
@@ -136,25 +135,14 @@ describe('retention', () => {
   it('a pass behind a reader of the log (an export) gives up at once instead of stalling the log\'s writes behind it', async () => {
     const now = Date.UTC(2032, 0, 10, 12);
     await ensurePartitions(gw.sql, now - 5 * DAY, 2); // Jan 5, Jan 6: old enough to drop
-    const reader = postgres(db.url, { max: 1, onnotice: () => {} });
-    let done!: () => void;
-    const finished = new Promise<void>((r) => { done = r; });
-    let reading!: () => void;
-    const isReading = new Promise<void>((r) => { reading = r; });
-    const holding = reader.begin(async (tx) => {
-      await tx`select count(*) from decision_log`; // holds its lock to the end, as an export's cursor does
-      reading();
-      await finished;
-    });
+    // A reader holding its lock to the end, as an export's cursor does.
+    const reader = await holdInTransaction(db.url, (tx) => tx`select count(*) from decision_log`);
     try {
-      await isReading;
       // lock_not_available after 200 ms, not a wait until the statement timeout with every insert queued behind it.
       await expect(maintainDecisionLog(gw.sql, 2, now)).rejects.toMatchObject({ code: '55P03' });
       await insertDecisionBatch(gw.sql, JSON.stringify([row('00000000-0000-7000-8000-0000000000a1', new Date(now - 5 * DAY).toISOString())]));
     } finally {
-      done();
-      await holding;
-      await reader.end();
+      await reader.release();
     }
     const { dropped } = await maintainDecisionLog(gw.sql, 2, now); // the next pass, with the reader gone
     expect(dropped).toEqual(expect.arrayContaining([5, 6].map((d) => partitionName(Date.UTC(2032, 0, d)))));

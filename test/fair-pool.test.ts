@@ -3,12 +3,11 @@
 // after all of it), and one key may hold at most half of what the pool admits (the rest of its flood is
 // refused OVERLOADED while another key still gets in). Orderings, not timings: a lock on `items` holds
 // every read, and the statements are recorded in the order they are sent.
-import postgres from 'postgres';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createKey, KeyStore } from '../src/auth/keys.js';
 import { admittedNow } from '../src/db/client.js';
 import { createLogger } from '../src/logger.js';
-import { items, ownDatabase, testGateway, uid, UPSERT, type TestGateway } from './helpers.js';
+import { holdInTransaction, items, ownDatabase, testGateway, uid, UPSERT, type TestGateway } from './helpers.js';
 import { until } from './live-helpers.js';
 
 let db: Awaited<ReturnType<typeof ownDatabase>>;
@@ -47,24 +46,14 @@ const CATALOG = `{ catalog(search: "${p}", limit: 1) { sku } }`;
 const DECIDE = `query($c: [ID!]!) { decisionContext(userId: "${p}-u", candidates: $c) { candidates { sku inventory { available } } } }`;
 
 it('a flooding key gets half the pool\'s admissions and takes turns: another key\'s decision goes next but one, not last', async () => {
-  const locker = postgres(db.url, { max: 1, onnotice: () => {} });
-  let release!: () => void;
-  const released = new Promise<void>((r) => { release = r; });
-  let locked!: () => void;
-  const isLocked = new Promise<void>((r) => { locked = r; });
-  const holding = locker.begin(async (tx) => {
-    await tx`lock table items in access exclusive mode`;
-    locked();
-    await released;
-  });
+  const lock = await holdInTransaction(db.url, (tx) => tx`lock table items in access exclusive mode`);
   try {
-    await isLocked;
     const mark = gw.statements.length;
     const flood = Array.from({ length: 8 }, () => as('flood', CATALOG));
     await until(() => admittedNow(gw.sql) === 5); // 2 reading (held by the lock), 3 waiting their turn
     const other = as('other', DECIDE, { c: [`${p}-a`] });
     await until(() => admittedNow(gw.sql) === 6); // another key is admitted although the flood is refused
-    release();
+    await lock.release();
     const answers = await Promise.all(flood);
     const refused = answers.filter((a) => a.errors?.[0]?.extensions?.code === 'OVERLOADED');
     expect(refused).toHaveLength(3);
@@ -78,8 +67,6 @@ it('a flooding key gets half the pool\'s admissions and takes turns: another key
     const sent = gw.statements.slice(mark).flatMap((s) => (/ilike/.test(s) ? ['flood'] : /pg_current_snapshot/.test(s) ? ['other'] : []));
     expect(sent).toEqual(['flood', 'flood', 'flood', 'other', 'flood', 'flood']);
   } finally {
-    release();
-    await holding.catch(() => {});
-    await locker.end();
+    await lock.release().catch(() => {});
   }
 });

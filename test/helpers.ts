@@ -175,3 +175,34 @@ export async function ownDatabase({ upTo, replace }: { upTo?: number; replace?: 
     },
   };
 }
+
+/**
+ * A transaction held open on a connection of its own: `take` runs in it (e.g. takes a lock) and the call returns
+ * once it has; `release()` runs `atRelease` in it (e.g. reads its clock), commits, and returns what that gave.
+ */
+export async function holdInTransaction<R = undefined>(
+  url: string, take: (tx: postgres.TransactionSql) => Promise<unknown>, atRelease?: (tx: postgres.TransactionSql) => Promise<R>,
+): Promise<{ release(): Promise<R | undefined> }> {
+  const conn = postgres(url, { max: 1, onnotice: () => {} });
+  let letGo!: () => void;
+  const released = new Promise<void>((r) => { letGo = r; });
+  let taken!: () => void;
+  let failed!: (err: unknown) => void;
+  const isTaken = new Promise<void>((resolve, reject) => { taken = resolve; failed = reject; });
+  let result: R | undefined;
+  const done = conn.begin(async (tx) => {
+    await take(tx);
+    taken();
+    await released;
+    if (atRelease) result = await atRelease(tx);
+  });
+  done.catch(failed);
+  await isTaken;
+  return {
+    async release() {
+      letGo();
+      try { await done; } finally { await conn.end(); }
+      return result;
+    },
+  };
+}

@@ -6,31 +6,26 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../src/app.js';
-import { createSql, type Sql } from '../src/db/client.js';
-import { startEmbedded, type EmbeddedServer } from '../src/db/embedded.js';
-import { migrate } from '../src/db/migrate.js';
-import { startStandby, type Standby } from '../src/db/standby.js';
+import type { Sql } from '../src/db/client.js';
+import type { Standby } from '../src/db/standby.js';
 import { createLogger } from '../src/logger.js';
-import { ReplicaRouter } from '../src/reads/replicas.js';
+import type { ReplicaRouter } from '../src/reads/replicas.js';
 import { ChangeHub } from '../src/live/hub.js';
 import { logBounds } from '../src/live/changelog.js';
-import { freePort, withDatabase } from './global-setup.js';
 import { gql, items, ok, RECORD, uid, UPSERT } from './helpers.js';
 import { sleep } from './live-helpers.js';
+import { replicaSet, type ReplicaSet } from './replica-helpers.js';
 
 const MAX_LAG_MS = 1000;
-let base: string;
-let primary: EmbeddedServer;
+let set: ReplicaSet;
 let sA: Standby;
-let sB: Standby;
 let sql: Sql;
 let router: ReplicaRouter;
 let app: App;
 let admin: postgres.Sql;
-let primaryDb: string;
 const p = uid('rfault');
 const skus = Array.from({ length: 3 }, (_, i) => `${p}-${i}`);
 const Q = `query($c: [ID!]!, $after: String) { decisionContext(userId: "u", candidates: $c, after: $after) {
@@ -45,32 +40,14 @@ function signalTree(s: Standby, sig: 'STOP' | 'CONT') {
 }
 
 beforeAll(async () => {
-  base = path.resolve('.data', `replica-faults-${process.pid}-${Date.now()}`);
-  primary = await startEmbedded({ dataDir: path.join(base, 'primary'), port: await freePort() });
-  admin = postgres(primary.url, { max: 1, onnotice: () => {} });
-  await admin.unsafe('create database gw_replica');
-  primaryDb = withDatabase(primary.url, 'gw_replica');
-  await migrate(primaryDb);
-  sA = await startStandby(primary, { dataDir: path.join(base, 'sa'), port: await freePort() });
-  sB = await startStandby(primary, { dataDir: path.join(base, 'sb'), port: await freePort() });
-  sql = createSql(primaryDb, { poolMax: 8, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 });
-  router = new ReplicaRouter(sql, [withDatabase(sA.url, 'gw_replica'), withDatabase(sB.url, 'gw_replica')], {
-    maxLagMs: MAX_LAG_MS, checkMs: 100, sqlConfig: { poolMax: 8, connectTimeoutSeconds: 1, statementTimeoutMs: 5000 },
-  });
-  await router.start();
+  set = await replicaSet('replica-faults', 2, { maxLagMs: MAX_LAG_MS, checkMs: 100 });
+  ({ sql, router, admin } = set);
+  sA = set.standbys[0]!;
   app = createApp({ sql, logger: createLogger('silent'), replicas: router });
   ok(await gql(app, UPSERT, { items: items(p, Object.fromEntries(skus.map((s) => [s.slice(p.length + 1), { available: 100 }]))) }));
 }, 120_000);
 
-afterAll(async () => {
-  await router?.stop();
-  await sql?.end({ timeout: 5 });
-  await admin?.end();
-  await sA?.remove().catch(() => {});
-  await sB?.remove().catch(() => {});
-  await primary?.stop();
-  if (base) fs.rmSync(base, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => set?.close(), 60_000);
 
 describe('read replicas under faults', () => {
   it('a replica snapshot\'s cursor ahead of the primary (a synchronous standby slow to acknowledge) resumes on the primary', async () => {

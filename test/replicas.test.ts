@@ -1,35 +1,26 @@
-// Read replicas against a real streaming hot standby. These tests start their
-// OWN embedded PostgreSQL 18 primary and a standby of it (src/db/standby.ts),
-// whatever DATABASE_URL says (CI's second pass points it at a PostgreSQL 15
-// without replication configured), and remove both at the end.
-import fs from 'node:fs';
-import path from 'node:path';
+// Read replicas against a real streaming hot standby: an embedded primary and a standby of its own (replica-helpers.ts).
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../src/app.js';
-import { createSql, type Sql } from '../src/db/client.js';
-import { startEmbedded, type EmbeddedServer } from '../src/db/embedded.js';
-import { migrate } from '../src/db/migrate.js';
-import { startStandby, type Standby } from '../src/db/standby.js';
+import type { Sql } from '../src/db/client.js';
+import type { Standby } from '../src/db/standby.js';
 import { createLogger } from '../src/logger.js';
 import { ReplicaRouter, replicaStats } from '../src/reads/replicas.js';
-import { freePort, withDatabase } from './global-setup.js';
+import { withDatabase } from './global-setup.js';
 import { gql, items, ok, RECORD, uid, UPSERT } from './helpers.js';
 import { sleep } from './live-helpers.js';
+import { replicaSet, type ReplicaSet } from './replica-helpers.js';
 
 const MAX_LAG_MS = 400;
 const CHECK_MS = 100;
 const INITIAL = 100_000;
 
-let base: string;
-let primary: EmbeddedServer;
+let set: ReplicaSet;
 let standby: Standby;
 let sql: Sql;
 let router: ReplicaRouter;
 let app: App;
 let plain: App;
-let admin: postgres.Sql;
-let primaryDb: string;
 
 const p = uid('repl');
 const skus = Array.from({ length: 6 }, (_, i) => `${p}-${i}`);
@@ -48,31 +39,14 @@ async function waitFor(what: string, cond: () => Promise<boolean>, ms = 10_000):
 }
 
 beforeAll(async () => {
-  base = path.resolve('.data', `replica-test-${process.pid}-${Date.now()}`);
-  primary = await startEmbedded({ dataDir: path.join(base, 'primary'), port: await freePort() });
-  admin = postgres(primary.url, { max: 1, onnotice: () => {} });
-  await admin.unsafe('create database gw_replica');
-  primaryDb = withDatabase(primary.url, 'gw_replica');
-  await migrate(primaryDb);
-  standby = await startStandby(primary, { dataDir: path.join(base, 'standby'), port: await freePort() });
-  sql = createSql(primaryDb, { poolMax: 8, connectTimeoutSeconds: 2, statementTimeoutMs: 5000 });
-  router = new ReplicaRouter(sql, [withDatabase(standby.url, 'gw_replica')], {
-    maxLagMs: MAX_LAG_MS, checkMs: CHECK_MS, sqlConfig: { poolMax: 8, connectTimeoutSeconds: 1, statementTimeoutMs: 5000 },
-  });
-  await router.start();
+  set = await replicaSet('replica-test', 1, { maxLagMs: MAX_LAG_MS, checkMs: CHECK_MS });
+  ({ sql, router, standbys: [standby] } = set as ReplicaSet & { standbys: [Standby] });
   app = createApp({ sql, logger: createLogger('silent'), replicas: router });
   plain = createApp({ sql, logger: createLogger('silent') });
   ok(await gql(plain, UPSERT, { items: items(p, Object.fromEntries(skus.map((s) => [s.slice(p.length + 1), { available: INITIAL }]))) }));
 }, 120_000);
 
-afterAll(async () => {
-  await router?.stop();
-  await sql?.end({ timeout: 5 });
-  await admin?.end();
-  await standby?.remove().catch(() => {});
-  await primary?.stop();
-  if (base) fs.rmSync(base, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => set?.close(), 60_000);
 
 const buy = (sku: string, quantity = 1) =>
   gql(app, RECORD, { events: [{ kind: 'PURCHASE', userId: `${p}-buyer`, sku, quantity }] }).then(ok);

@@ -2,9 +2,8 @@
 // the session's `lastEventAt` and the velocity slot name the same instant, and it is after the commit of the
 // writer it waited for. (Stamped with the transaction's start, a purchase that waited 2 s on a hot SKU showed an
 // event 2 s older than its velocity slot: counted in salesLast5s while the same decision showed it 5.8 s old.)
-import postgres from 'postgres';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { items, ok, ownDatabase, RECORD, testGateway, uid, UPSERT, type TestGateway } from './helpers.js';
+import { holdInTransaction, items, ok, ownDatabase, RECORD, testGateway, uid, UPSERT, type TestGateway } from './helpers.js';
 import { until } from './live-helpers.js';
 
 let db: Awaited<ReturnType<typeof ownDatabase>>;
@@ -20,28 +19,16 @@ afterAll(async () => {
 
 /** Runs `write` while another transaction holds the SKU's lock; returns when that one committed (its clock at COMMIT). */
 async function behindAnotherWriter(sku: string, write: () => Promise<unknown>): Promise<{ releasedAt: string; result: unknown }> {
-  const other = postgres(db.url, { max: 1, onnotice: () => {} });
-  let release!: () => void;
-  const released = new Promise<void>((r) => { release = r; });
-  let locked!: () => void;
-  const isLocked = new Promise<void>((r) => { locked = r; });
-  let releasedAt = '';
-  const holding = other.begin(async (tx) => {
-    await tx`select 1 from sku_counters where sku = ${sku} for update`;
-    locked();
-    await released;
-    releasedAt = (await tx<{ t: string }[]>`select clock_timestamp()::text as t`)[0]!.t;
-  });
+  const other = await holdInTransaction(db.url, (tx) => tx`select 1 from sku_counters where sku = ${sku} for update`,
+    async (tx) => (await tx<{ t: string }[]>`select clock_timestamp()::text as t`)[0]!.t);
+  let releasedAt: string | undefined;
   try {
-    await isLocked;
     const pending = write();
     await until(async () => (await db.sql`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`).length > 0);
-    release();
-    await holding;
-    return { releasedAt, result: await pending };
+    releasedAt = await other.release();
+    return { releasedAt: releasedAt!, result: await pending };
   } finally {
-    release();
-    await other.end();
+    if (releasedAt === undefined) await other.release().catch(() => {});
   }
 }
 
