@@ -61,11 +61,13 @@ it('a flooding key gets half the pool\'s admissions and takes turns: another key
     const decision = await other;
     expect(decision.errors).toBeUndefined();
     expect(decision.data.decisionContext.candidates[0].sku).toBe(`${p}-a`);
-    // The order the reads went out: the flood's first two (one per connection, held by the lock); when the
-    // lock went, the flood's next one (its turn came first), then the other key's, then the flood's last two.
-    // In arrival order the other key's would have been last.
+    // The order the reads went out: the flood's first two (one per connection, held by the lock); when the lock
+    // went, the two keys took turns (whichever turn came first), so the other key's read went out before the
+    // flood's last two. In arrival order it would have been last.
     const sent = gw.statements.slice(mark).flatMap((s) => (/ilike/.test(s) ? ['flood'] : /pg_current_snapshot/.test(s) ? ['other'] : []));
-    expect(sent).toEqual(['flood', 'flood', 'flood', 'other', 'flood', 'flood']);
+    expect(sent.filter((k) => k === 'flood')).toHaveLength(5);
+    expect(sent.slice(0, 2)).toEqual(['flood', 'flood']);
+    expect(sent.slice(2, 4)).toContain('other');
   } finally {
     await lock.release().catch(() => {});
   }
