@@ -29,8 +29,29 @@ it('purchased units past 2,147,483,647 on one candidate: the export still runs, 
     ok(await l.gw.gql('mutation { setInventory(sku: "big-a", available: 1000000000) { available } }'));
   }
   const rows: ExportRow[] = [];
-  for await (const chunk of exportRows(l.sql, since, 1800)) rows.push(...chunk);
+  for await (const chunk of exportRows(l.sql, since, new Date(Date.now() + 60_000).toISOString(), 1800)) rows.push(...chunk);
   const mine = rows.find((r) => r.decision_id === id)!;
   expect([mine.purchases, mine.purchased_units]).toEqual([30_000, 2_147_483_647]);
   expect(rows.find((r) => r.decision_id === other)!.purchased_units).toBe(0);
 }, 120_000);
+
+it('consecutive windows [since, mid) and [mid, until) export every logged decision exactly once', async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    ids.push(ok(await l.gw.gql(LOGGED_DECISION, { u: `u-window-${i}`, s: null, c: ['big-a'], r: null, log: true })).decisionContext.decisionId);
+    await new Promise((r) => setTimeout(r, 5)); // distinct read times
+  }
+  await l.log.flush();
+  const [row] = await l.sql<{ mid: string }[]>`select read_at::text as mid from decision_log where decision_id = ${ids[3]!}::uuid`;
+  const mid = row!.mid;
+  const window = async (from: string, to: string) => {
+    const got: string[] = [];
+    for await (const chunk of exportRows(l.sql, from, to, 1800)) got.push(...chunk.map((r) => r.decision_id));
+    return got.filter((id) => ids.includes(id));
+  };
+  const end = new Date(Date.now() + 60_000).toISOString();
+  const first = await window(since, mid);
+  const second = await window(mid, end);
+  expect([...first, ...second]).toEqual(ids); // decision order; none missing, none twice
+  expect(second[0]).toBe(ids[3]); // until is exclusive, since inclusive
+});

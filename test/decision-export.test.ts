@@ -92,7 +92,9 @@ function normalize(row: Record<string, unknown>, format: string) {
 
 async function exportTo(format: string): Promise<{ file: string; stderr: string }> {
   const file = path.join(dir, `out.${format}`);
-  const { stderr } = await run(process.execPath, ['--import', 'tsx', 'src/scripts/export-decisions.ts', '--since', since, '--format', format, '--out', file], {
+  // --until past now: the default (a settled instant a few seconds back) would leave out the decisions just made.
+  const until = new Date(Date.now() + 60_000).toISOString();
+  const { stderr } = await run(process.execPath, ['--import', 'tsx', 'src/scripts/export-decisions.ts', '--since', since, '--until', until, '--format', format, '--out', file], {
     env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' }, timeout: 60_000,
   });
   return { file, stderr };

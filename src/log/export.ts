@@ -12,7 +12,8 @@ import { EXPORT_COLUMNS, exportRows, type ExportRow } from '../reads/decision-lo
 export const FORMATS = ['jsonl', 'csv', 'parquet'] as const;
 export type ExportFormat = (typeof FORMATS)[number];
 
-export interface ExportOptions { since: string; format: ExportFormat; windowS: number }
+/** Decisions read in [since, until): consecutive windows export every logged decision exactly once. */
+export interface ExportOptions { since: string; until: string; format: ExportFormat; windowS: number }
 
 const EXPORT_GROUP = 10_000;
 
@@ -31,7 +32,7 @@ async function write(out: Writable, chunk: string | Uint8Array): Promise<void> {
 /** Streams the export to `out` (not ended here); resolves to the rows written. */
 export async function exportDecisions(sql: Sql, opts: ExportOptions, out: Writable): Promise<number> {
   let rows = 0;
-  const cursor = exportRows(sql, opts.since, opts.windowS);
+  const cursor = exportRows(sql, opts.since, opts.until, opts.windowS);
   if (opts.format === 'jsonl') {
     for await (const batch of cursor) {
       await write(out, batch.map((r) => `${JSON.stringify(r, EXPORT_COLUMNS as string[])}\n`).join(''));

@@ -69,12 +69,12 @@ export const EXPORT_COLUMNS: readonly (keyof ExportRow)[] = [
 ];
 
 /**
- * Every (decision, candidate) logged from `since` on, in decision order, read
+ * Every (decision, candidate) logged with `since` ≤ read_at < `until`, in decision order, read
  * through a cursor `batch` rows at a time (constant memory). An outcome counts
  * for the candidate at its position, or, without a position, for every
  * candidate with its SKU.
  */
-export function exportRows(sql: Sql, since: string, windowS: number, batch = 1000) {
+export function exportRows(sql: Sql, since: string, until: string, windowS: number, batch = 1000) {
   return sql<ExportRow[]>`
     select d.decision_id::text, d.read_at, d.key_id, d.user_id, d.session_id, d.region, d.snapshot_id,
            d.snapshot_cursor::text, d.source, d.lag_ms,
@@ -99,6 +99,6 @@ export function exportRows(sql: Sql, since: string, windowS: number, batch = 100
       from decision_outcomes_within(${windowS} * interval '1 second') w
       where w.decision_id = d.decision_id
         and (w.position = x.o - 1 or (w.position is null and w.sku = x.s->>'sku'))) o on true
-    where d.read_at >= ${since}::timestamptz
+    where d.read_at >= ${since}::timestamptz and d.read_at < ${until}::timestamptz
     order by d.decision_id, x.o`.cursor(batch);
 }
