@@ -5,7 +5,7 @@ import { CLICK_KIND, SALE_KIND, type EventKind } from '../domain.js';
 import { DomainError } from '../errors.js';
 import type { StockLevel } from './items.js';
 import { appendChanges, inventoryChanges } from '../live/changelog.js';
-import { inWriteTx, lockSkus, sortedUnique, writeClock } from './tx.js';
+import { inWriteTx, lockSkus, sortedUnique } from './tx.js';
 import { checkCitedDecisions } from './decision-log.js';
 import { bumpCounters } from './velocity.js';
 
@@ -43,11 +43,10 @@ export async function recordEvents(sql: Sql, events: EventInput[]): Promise<Reco
   }
 
   return inWriteTx(sql, async (tx) => {
-    const known = await lockSkus(tx, skus);
+    const { known, clock } = await lockSkus(tx, skus);
     const unknown = skus.filter((s) => !known.has(s));
     if (unknown.length) throw new DomainError('NOT_FOUND', `Unknown SKU(s): ${unknown.join(', ')}`, { skus: unknown });
     await checkCitedDecisions(tx, events);
-    const clock = await writeClock(tx);
 
     let stock: StockLevel[] = [];
     if (purchased.length) {

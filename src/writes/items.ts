@@ -3,7 +3,7 @@ import type { Sql } from '../db/client.js';
 import type { Timestamp } from '../db/timestamps.js';
 import { DomainError } from '../errors.js';
 import { appendChanges, inventoryChanges } from '../live/changelog.js';
-import { inWriteTx, lockSkus, writeClock } from './tx.js';
+import { inWriteTx, lockSku, lockSkus } from './tx.js';
 
 export interface ItemInput {
   sku: string; title: string; category: string; priceMinor: number; currency: string; available: number;
@@ -25,8 +25,7 @@ export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLe
       on conflict (sku) do update set title = excluded.title, category = excluded.category, updated_at = now()
       where (items.title, items.category) is distinct from (excluded.title, excluded.category)`;
     await tx`insert into sku_counters (sku) select unnest(${skus}::text[]) on conflict do nothing`;
-    await lockSkus(tx, skus);
-    const clock = await writeClock(tx);
+    const { clock } = await lockSkus(tx, skus);
     // previous/previousReserved: the main query reads inventory in the statement's snapshot, from
     // before the insert: one index lookup per row, so the statement stays linear in the batch.
     const stock = await tx<StockLevel[]>`
@@ -66,8 +65,7 @@ export async function upsertItems(sql: Sql, input: ItemInput[]): Promise<StockLe
 
 export async function setInventory(sql: Sql, sku: string, available: number, reserved: number | null): Promise<StockLevel> {
   return inWriteTx(sql, async (tx) => {
-    if (!(await lockSkus(tx, [sku])).has(sku)) throw new DomainError('NOT_FOUND', `Unknown SKU "${sku}"`, { sku });
-    const clock = await writeClock(tx);
+    const clock = await lockSku(tx, sku);
     const [row] = await tx<StockLevel[]>`
       with prev as (select available, reserved from inventory where sku = ${sku})
       update inventory set available = ${available}, reserved = coalesce(${reserved}::int, reserved),
@@ -95,8 +93,7 @@ export interface PriceRow { sku: string; amountMinor: number; currency: string; 
 export async function setPrice(sql: Sql, sku: string, amountMinor: number, currency: string): Promise<PriceRow> {
   return inWriteTx(sql, async (tx) => {
     // Locked first, as every writer of a SKU does, so the clock is read after any write it waits for.
-    if (!(await lockSkus(tx, [sku])).has(sku)) throw new DomainError('NOT_FOUND', `Unknown SKU "${sku}"`, { sku });
-    const clock = await writeClock(tx);
+    const clock = await lockSku(tx, sku);
     const [row] = await tx<PriceRow[]>`
       update prices set amount_minor = ${amountMinor}, currency = ${currency},
         list_amount_minor = case when currency = ${currency} then list_amount_minor else ${amountMinor} end,

@@ -2,7 +2,7 @@
 import type { Sql } from '../db/client.js';
 import type { Flag, Fulfillment } from '../domain.js';
 import { appendChanges } from '../live/changelog.js';
-import { inWriteTx, writeClock } from './tx.js';
+import { inWriteTx, lockedAt } from './tx.js';
 
 export interface FlagWrite { flag: Flag; flipped: boolean }
 
@@ -15,9 +15,8 @@ export async function setPolicyFlag(
     // first write waits on it), then read the state before this write under the row lock.
     await tx`insert into policy_flags (scope, target, kind, active, reason)
              values (${scope}, ${target}, ${kind}, false, null) on conflict do nothing`;
-    const [prev] = await tx<{ active: boolean }[]>`
-      select active from policy_flags where scope = ${scope} and target = ${target} and kind = ${kind} for update`;
-    const clock = await writeClock(tx);
+    const [[prev], clock] = await lockedAt(tx, tx<{ active: boolean }[]>`
+      select active from policy_flags where scope = ${scope} and target = ${target} and kind = ${kind} for update`);
     // changedAt moves when the flag or its reason changes; a repeat of the same state is a no-op.
     const [flag] = await tx<Flag[]>`
       update policy_flags f set active = ${active}, reason = ${reason},

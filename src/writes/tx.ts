@@ -1,6 +1,7 @@
 // Write transactions. Every write that touches SKUs first locks their
 // sku_counters rows in SKU order (lockSkus): writers on one SKU queue up
 // instead of deadlocking, and velocity ring seconds stay monotonic.
+import type postgres from 'postgres';
 import { admitted, type Sql, type Tx } from '../db/client.js';
 import { DomainError, isUnavailable } from '../errors.js';
 
@@ -39,18 +40,34 @@ async function withRetries<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> 
  * before any lock wait: a purchase that waited 2 s would show an event 2 s older than its velocity slot.
  * `at`: timestamptz text (exact, microseconds); `epoch`: seconds since the epoch, exact decimal text.
  */
-export async function writeClock(tx: Tx): Promise<{ at: string; epoch: string }> {
-  const [row] = await tx<{ at: string; epoch: string }[]>`
+export interface WriteClock { at: string; epoch: string }
+
+/**
+ * Runs `locking` (a statement taking row locks) and reads the write clock right behind it, in the same round
+ * trip: the server answers the clock only once the locks are held.
+ */
+export async function lockedAt<R extends readonly postgres.MaybeRow[]>(
+  tx: Tx, locking: postgres.PendingQuery<R>,
+): Promise<[postgres.RowList<R>, WriteClock]> {
+  // Started first (queries are lazy), so it is the first on the wire.
+  const locked = locking.execute();
+  const [clock] = await tx<WriteClock[]>`
     select t::text as at, extract(epoch from t)::text as epoch from (select clock_timestamp() as t) c`;
-  return row!;
+  return [await locked, clock!];
 }
 
-/** Locks the SKUs' counter rows in order; returns the SKUs that exist. */
-export async function lockSkus(tx: Tx, skus: readonly string[]): Promise<Set<string>> {
-  if (skus.length === 0) return new Set();
-  const rows = await tx<{ sku: string }[]>`
-    select sku from sku_counters where sku = any(${skus as string[]}::text[]) order by sku for update`;
-  return new Set(rows.map((r) => r.sku));
+/** Locks the SKUs' counter rows in order; returns the SKUs that exist and the write's clock, read after the locks. */
+export async function lockSkus(tx: Tx, skus: readonly string[]): Promise<{ known: Set<string>; clock: WriteClock }> {
+  const [rows, clock] = await lockedAt(tx, tx<{ sku: string }[]>`
+    select sku from sku_counters where sku = any(${skus as string[]}::text[]) order by sku for update`);
+  return { known: new Set(rows.map((r) => r.sku)), clock };
+}
+
+/** lockSkus for one SKU that must exist (NOT_FOUND otherwise); returns the write's clock. */
+export async function lockSku(tx: Tx, sku: string): Promise<WriteClock> {
+  const { known, clock } = await lockSkus(tx, [sku]);
+  if (!known.has(sku)) throw new DomainError('NOT_FOUND', `Unknown SKU "${sku}"`, { sku });
+  return clock;
 }
 
 export const sortedUnique = (values: Iterable<string>): string[] => [...new Set(values)].sort();

@@ -16,7 +16,7 @@ const RING_DELTA_CAP = 2 ** 32;
 
 /**
  * Adds the deltas at `at` (seconds since the epoch; a decimal string is taken
- * exactly): the write's clock (writeClock), or a test's history; by default
+ * exactly): the write's clock (lockSkus), or a test's history; by default
  * the current time.
  */
 export async function bumpCounters(tx: Queryable, deltas: readonly CounterDelta[], at?: number | string): Promise<void> {
