@@ -68,6 +68,9 @@ function parseCursor(after: string): number {
   return Number(after);
 }
 
+const shuttingDown = (after: string | null | undefined) => new DomainError('UNAVAILABLE',
+  'The gateway is shutting down; resubscribe to another instance', after == null ? {} : { lastCursor: after });
+
 const cursorExpired = (at: number, prunedThrough: number) => new DomainError('CURSOR_EXPIRED',
   `Cursor ${at} is older than the change log's retention; re-read current state and subscribe from its snapshot.cursor`,
   { lastCursor: cursorOf(at), prunedThrough: cursorOf(prunedThrough) });
@@ -192,7 +195,7 @@ export class ChangeHub {
    */
   async subscribe(filter: Filter, after: string | null | undefined, owner: string | null = null): Promise<AsyncIterableIterator<Delivery>> {
     const wanted = after == null ? null : parseCursor(after);
-    if (this.stopped) throw new DomainError('UNAVAILABLE', 'The gateway is shutting down; resubscribe to another instance', after == null ? {} : { lastCursor: after });
+    if (this.stopped) throw shuttingDown(after);
     let { head, prunedThrough } = await logBounds(this.opts.sql);
     // A cursor ahead of the log may be one a read replica already shows while the primary's commit still waits
     // for a synchronous standby's acknowledgement: give that commit a moment to become visible here.
@@ -206,7 +209,7 @@ export class ChangeHub {
     }
     const start = wanted ?? head;
     // Again after the await: a stop() meanwhile ended every subscriber it knew of, and would not end this one.
-    if (this.stopped) throw new DomainError('UNAVAILABLE', 'The gateway is shutting down; resubscribe to another instance', after == null ? {} : { lastCursor: after });
+    if (this.stopped) throw shuttingDown(after);
     // Checked after the await, right before adding: concurrent subscribes cannot both slip under it.
     const held = owner === null ? 0 : this.perOwner.get(owner) ?? 0;
     if (held >= (this.opts.maxPerKey ?? Infinity)) {

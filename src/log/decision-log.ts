@@ -104,7 +104,7 @@ export function toRow(d: LoggedDecision): DecisionLogRow {
 const rowsOf = (d: LoggedDecision) => Math.max(1, d.candidates.length + d.facts.sessionEvents.length + d.facts.purchases.length);
 
 /** A batch insert's time on a loaded box (p99 ≈ 0.4 s, max ≈ 0.9 s measured): the margin past the flush interval. */
-const LOG_WRITE_GRACE_MS = 1000;
+export const LOG_WRITE_GRACE_MS = 1000;
 
 export class DecisionLog {
   readonly stats: DecisionLogStats = {

@@ -3,11 +3,11 @@
 // per-query limits (graphql-armor) see one document at a time, so the budget
 // is counted here: per HTTP request (all operations of a batch, all aliases)
 // and per key across its requests in flight. Refusals say what to lower.
-import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode, type ValueNode } from 'graphql';
+import { getOperationAST, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
 import { DomainError } from '../errors.js';
-import { rootFields } from './root-fields.js';
+import { argumentValue, rootFields } from './root-fields.js';
 
 export interface WorkBudget {
   /** Candidate evaluations one HTTP request (or graphql-ws message) may ask for. */
@@ -18,25 +18,15 @@ export interface WorkBudget {
 
 const COSTED_FIELD = 'decisionContext';
 
-/** A list argument's length: a literal, a variable's value, or (when the variable was not sent) its default. */
-function listLength(value: ValueNode | undefined, op: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined): number {
-  if (!value) return 0;
-  if (value.kind === Kind.LIST) return value.values.length;
-  if (value.kind === Kind.VARIABLE) {
-    const name = value.name.value;
-    if (variables && name in variables) return Array.isArray(variables[name]) ? (variables[name] as unknown[]).length : 0;
-    return listLength(op.variableDefinitions?.find((d) => d.variable.name.value === name)?.defaultValue, op, null);
-  }
-  return 0;
-}
-
 /** Candidates asked for by every decisionContext the operation selects, aliases and fragments included. */
 export function candidateCost(document: DocumentNode, operationName: string | null | undefined, variables?: Record<string, unknown> | null): number {
   const op = getOperationAST(document, operationName);
   if (!op || op.operation !== 'query') return 0;
   let cost = 0;
   for (const f of rootFields(document, op)) {
-    if (f.name.value === COSTED_FIELD) cost += listLength(f.arguments?.find((a) => a.name.value === 'candidates')?.value, op, variables);
+    if (f.name.value !== COSTED_FIELD) continue;
+    const candidates = argumentValue(op, f, 'candidates', variables);
+    if (Array.isArray(candidates)) cost += candidates.length;
   }
   return cost;
 }

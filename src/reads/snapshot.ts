@@ -2,7 +2,7 @@
 // ONLY transaction, and the request's DataLoaders are bound to it, so every
 // signal in the answer comes from the same instant. Mutations are left alone
 // (each opens its own read-write transaction); subscriptions never reach onExecute.
-import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { admitted, withDeadline, type Sql, type Tx } from '../db/client.js';
 import type { Context, Deferred, SnapshotTiming } from '../context.js';
@@ -11,7 +11,7 @@ import { createLoaders, createOneStatementLoaders, type Loaders, type OutsideRea
 import { TOKEN_PATTERN, tokenLsn, type ReplicaRouter } from './replicas.js';
 import type { SnapshotTracing } from '../tracing.js';
 import { OPEN } from '../auth/keys.js';
-import { rootFields } from '../plugins/root-fields.js';
+import { argumentValue, rootFields } from '../plugins/root-fields.js';
 
 export const CONSISTENCY_HEADER = 'x-consistency-token';
 
@@ -24,16 +24,7 @@ export const CONSISTENCY_HEADER = 'x-consistency-token';
 function tokenOf(document: DocumentNode, op: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined, request: Request | undefined): bigint {
   const tokens: unknown[] = [request?.headers.get(CONSISTENCY_HEADER) ?? undefined];
   for (const field of rootFields(document, op)) {
-    if (field.name.value !== 'decisionContext') continue;
-    const arg = field.arguments?.find((a) => a.name.value === 'after');
-    if (arg?.value.kind === Kind.STRING) tokens.push(arg.value.value);
-    else if (arg?.value.kind === Kind.VARIABLE) {
-      const name = arg.value.name.value;
-      // An explicit null overrides the default, as in GraphQL's own coercion.
-      const given = variables && name in variables ? variables[name] : undefined;
-      const fallback = op.variableDefinitions?.find((d) => d.variable.name.value === name)?.defaultValue;
-      tokens.push(given !== undefined ? given : fallback?.kind === Kind.STRING ? fallback.value : undefined);
-    }
+    if (field.name.value === 'decisionContext') tokens.push(argumentValue(op, field, 'after', variables));
   }
   let newest = -1n;
   for (const t of tokens) {

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { createSql } from '../db/client.js';
 import { openForScript } from '../db/database.js';
+import { LOG_WRITE_GRACE_MS } from '../log/decision-log.js';
 import { exportDecisions, FORMATS, type ExportFormat } from '../log/export.js';
 import { createLogger } from '../logger.js';
 
@@ -33,7 +34,7 @@ if (!since || !FORMATS.includes(format) || (windowArg !== undefined && !(Number.
 }
 const config = loadConfig();
 // Settled: older than the writer's flush, its statement and the cross-worker grace together.
-const settledMs = config.decisionLogFlushMs + config.statementTimeoutMs + 1000;
+const settledMs = config.decisionLogFlushMs + config.statementTimeoutMs + LOG_WRITE_GRACE_MS;
 const until = new Date(untilArg ?? Date.now() - settledMs).toISOString();
 const db = await openForScript(config, createLogger('warn'));
 // The export's own statements may run long: no statement timeout for this connection.
